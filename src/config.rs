@@ -1,0 +1,182 @@
+//! espy's configuration: one TOML file (`config/espy.toml` is the documented example) with
+//! every key overridable by an environment variable, and unknown keys rejected.
+//!
+//! `ESPY_<SECTION>__<KEY>` overrides `<section>.<key>`; nested keys add more `__`, for
+//! example `ESPY_KAFKA__OPTIONS__SASL_PASSWORD` sets the librdkafka option `sasl.password`
+//! (underscores in pass-through option names become dots, since librdkafka's use dots).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::zeek::FormatSettings;
+
+/// The whole configuration of `espy run`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub kafka: KafkaConfig,
+    pub output: OutputConfig,
+    pub segment: SegmentConfig,
+    /// How events become rows: local networks, host name form, named networks.
+    pub records: FormatSettings,
+    pub metrics: MetricsConfig,
+    pub shutdown: ShutdownConfig,
+}
+
+/// Where events come from and where rejects go.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, comma-separated (librdkafka `bootstrap.servers`).
+    /// Example: `"kafka-0.kafka:9092,kafka-1.kafka:9092"`.
+    pub brokers: String,
+    /// Topics to consume. Example: `["winlogbeat"]`.
+    pub topics: Vec<String>,
+    /// Consumer group shared by all replicas.
+    pub group_id: String,
+    /// Topic for documents that cannot be converted.
+    pub dead_letter_topic: String,
+    /// Partition assignment strategy. librdkafka's default `range,roundrobin` is eager;
+    /// `cooperative-sticky` moves fewer partitions on brokers that support it well.
+    pub assignment_strategy: String,
+    /// Messages larger than this are dead-lettered with reason `oversize` (1 MiB default).
+    pub max_message_bytes: usize,
+    /// librdkafka options passed through unchanged to the consumer and the dead-letter
+    /// producer: TLS (`security.protocol`, `ssl.ca.location`), SASL (`sasl.mechanism`,
+    /// `sasl.username`, `sasl.password`), `client.id`, timeouts. They win over espy's own.
+    pub options: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "localhost:9092".into(),
+            topics: vec!["winlogbeat".into()],
+            group_id: "espy".into(),
+            dead_letter_topic: "espy-dead-letter".into(),
+            assignment_strategy: "range,roundrobin".into(),
+            max_message_bytes: 1 << 20,
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaConfig {
+    /// Pass-through options with their names normalised to librdkafka's dotted form.
+    pub fn librdkafka_options(&self) -> impl Iterator<Item = (String, &str)> {
+        self.options.iter().map(|(key, value)| (key.replace('_', "."), value.as_str()))
+    }
+}
+
+/// Where Zeek objects go.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// A folder (`./zeek-logs`, `/mnt/share/zeek`) or `s3://bucket/prefix`.
+    pub root: String,
+    /// Write objects only if absent; an existing identical object counts as written, a
+    /// different one stops the partition. Switch off for stores that ignore
+    /// `If-None-Match` (Garage), where identical rewrites are still harmless.
+    pub create_only: bool,
+    pub s3: S3Config,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig { root: "./zeek-logs".into(), create_only: true, s3: S3Config::default() }
+    }
+}
+
+/// S3-compatible storage. Credentials left empty are read from the standard `AWS_*`
+/// environment variables.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// Endpoint URL for non-AWS stores. Example: `"http://minio.storage:9000"`.
+    pub endpoint: Option<String>,
+    /// Region; must equal the store's own region setting (Garage: `s3_region`).
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Allow plain HTTP endpoints (test stores, in-cluster stores behind a mesh).
+    pub allow_http: bool,
+}
+
+/// When a partition's segment closes; see PRODUCT.md section 4.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SegmentConfig {
+    /// Close after this many messages counted from the segment's first offset.
+    pub max_records: u64,
+    /// Close after this many message bytes counted from the segment's first offset.
+    pub max_bytes: u64,
+    /// Close once the partition's newest event time passes the end of the segment's
+    /// oldest hour by this many seconds.
+    pub allowed_lateness_secs: u64,
+    /// Close a segment this many wall-clock seconds after it opened, recording a marker
+    /// so that replays close at the same offset.
+    pub max_age_secs: u64,
+}
+
+impl Default for SegmentConfig {
+    fn default() -> Self {
+        SegmentConfig {
+            max_records: 200_000,
+            max_bytes: 256 << 20,
+            allowed_lateness_secs: 300,
+            max_age_secs: 300,
+        }
+    }
+}
+
+/// The HTTP endpoint for Prometheus and probes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address for `/metrics`, `/healthz` and `/readyz`.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { listen: "0.0.0.0:9464".into() }
+    }
+}
+
+/// How SIGTERM is handled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// Time allowed to write open segments, commit and leave the group; keep it below the
+    /// pod's `terminationGracePeriodSeconds`.
+    pub grace_secs: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig { grace_secs: 25 }
+    }
+}
+
+/// A configuration that could not be loaded; the message names the file and key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Config {
+    /// Loads defaults, then `path` (if given), then `ESPY_*` environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = path {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(Env::prefixed("ESPY_").split("__"))
+            .extract()
+            .map_err(|err| ConfigError(Box::new(err)))
+    }
+}

@@ -1,0 +1,1 @@
+//! The HTTP endpoint: Prometheus metrics, `/healthz` and `/readyz`.
