@@ -68,7 +68,9 @@ impl Default for KafkaConfig {
 impl KafkaConfig {
     /// Pass-through options with their names normalised to librdkafka's dotted form.
     pub fn librdkafka_options(&self) -> impl Iterator<Item = (String, &str)> {
-        self.options.iter().map(|(key, value)| (key.replace('_', "."), value.as_str()))
+        self.options
+            .iter()
+            .map(|(key, value)| (key.replace('_', "."), value.as_str()))
     }
 }
 
@@ -87,7 +89,11 @@ pub struct OutputConfig {
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        OutputConfig { root: "./zeek-logs".into(), create_only: true, s3: S3Config::default() }
+        OutputConfig {
+            root: "./zeek-logs".into(),
+            create_only: true,
+            s3: S3Config::default(),
+        }
     }
 }
 
@@ -143,7 +149,9 @@ pub struct MetricsConfig {
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { listen: "0.0.0.0:9464".into() }
+        MetricsConfig {
+            listen: "0.0.0.0:9464".into(),
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! objects to a folder or S3, and [`stream`] runs the Kafka consumer that cuts partitions
 //! into segments and commits offsets once their objects are durable.
 
+pub mod buckets;
 pub mod cli;
 pub mod config;
 pub mod event;

@@ -4,11 +4,18 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use espy::cli::{convert, export, replay};
+use espy::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Sysmon network events from Kafka to Zeek logs for threat hunting")]
+#[command(
+    version,
+    about = "Sysmon network events from Kafka to Zeek logs for threat hunting"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,9 +44,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let outcome = match cli.command {
+        Command::Run { config } => load_config(config.as_deref())
+            .and_then(|config| espy::stream::run(config).map_err(anyhow::Error::from)),
         Command::Convert(args) => convert::convert(args),
-        Command::Run { .. } | Command::CheckConfig { .. } => Err(anyhow::anyhow!("not built yet")),
+        Command::CheckConfig { config } => load_config(config.as_deref()).and_then(print_config),
         Command::Replay(args) => runtime().and_then(|rt| rt.block_on(replay::replay(args))),
         Command::Export(args) => runtime().and_then(|rt| rt.block_on(export::export(args))),
     };
@@ -52,6 +62,44 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs go to stderr: JSON for collectors when stderr is not a terminal, text otherwise.
+/// `RUST_LOG` sets the filter (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}
+
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    Config::load(path).with_context(|| match path {
+        Some(path) => format!("loading {}", path.display()),
+        None => "loading configuration from defaults and ESPY_* variables".to_string(),
+    })
+}
+
+/// Prints the effective configuration as TOML, with secrets replaced.
+fn print_config(mut config: Config) -> anyhow::Result<()> {
+    for (key, value) in config.kafka.options.iter_mut() {
+        if key.contains("password") || key.contains("secret") || key.contains("key.pem") {
+            *value = "<hidden>".into();
+        }
+    }
+    if config.output.s3.secret_access_key.is_some() {
+        config.output.s3.secret_access_key = Some("<hidden>".into());
+    }
+    print!("{}", toml::to_string_pretty(&config)?);
+    Ok(())
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

@@ -3,7 +3,10 @@
 //! Call sites use the constants below with the `metrics` macros; [`describe`] registers the
 //! help texts once at start-up. Serving them over HTTP is `health`'s job.
 
-use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+
+/// The recording macros, re-exported so call sites name one `metrics` module.
+pub use ::metrics::{counter, gauge, histogram};
 
 /// Documents by outcome (`converted`, `skipped`, `rejected`) and input shape (`unknown`
 /// when the shape was not detected).
@@ -44,26 +47,76 @@ pub const BROKER_ERRORS: &str = "espy_broker_errors_total";
 pub const BUILD_INFO: &str = "espy_build_info";
 
 /// Bucket bounds for the latency histograms, in seconds.
-pub const LATENCY_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 /// Registers help texts and units for every metric.
 pub fn describe() {
-    describe_counter!(EVENTS, Unit::Count, "Documents read, by outcome and input shape.");
+    describe_counter!(
+        EVENTS,
+        Unit::Count,
+        "Documents read, by outcome and input shape."
+    );
     describe_counter!(REJECTS, Unit::Count, "Documents rejected, by reason.");
-    describe_counter!(DEAD_LETTERS, Unit::Count, "Messages sent to the dead-letter topic, by reason.");
-    describe_counter!(RECORDS_WRITTEN, Unit::Count, "Zeek rows written in objects, by log type.");
-    describe_counter!(OBJECTS_WRITTEN, Unit::Count, "Zeek log objects written, by log type.");
-    describe_counter!(OBJECT_BYTES_WRITTEN, Unit::Bytes, "Compressed bytes written, by log type.");
-    describe_counter!(DNS_SINGLE_LABEL, Unit::Count, "DNS rows whose query has no dot (RITA skips them).");
+    describe_counter!(
+        DEAD_LETTERS,
+        Unit::Count,
+        "Messages sent to the dead-letter topic, by reason."
+    );
+    describe_counter!(
+        RECORDS_WRITTEN,
+        Unit::Count,
+        "Zeek rows written in objects, by log type."
+    );
+    describe_counter!(
+        OBJECTS_WRITTEN,
+        Unit::Count,
+        "Zeek log objects written, by log type."
+    );
+    describe_counter!(
+        OBJECT_BYTES_WRITTEN,
+        Unit::Bytes,
+        "Compressed bytes written, by log type."
+    );
+    describe_counter!(
+        DNS_SINGLE_LABEL,
+        Unit::Count,
+        "DNS rows whose query has no dot (RITA skips them)."
+    );
     describe_gauge!(BUFFERED_RECORDS, Unit::Count, "Rows held in open segments.");
-    describe_gauge!(BUFFERED_BYTES, Unit::Bytes, "Compressed bytes held in open segments.");
+    describe_gauge!(
+        BUFFERED_BYTES,
+        Unit::Bytes,
+        "Compressed bytes held in open segments."
+    );
     describe_counter!(SEGMENTS_CLOSED, Unit::Count, "Segments closed, by cause.");
-    describe_histogram!(FLUSH_SECONDS, Unit::Seconds, "Time to write the objects of a closed segment.");
-    describe_histogram!(COMMIT_SECONDS, Unit::Seconds, "Time to commit a segment's offsets.");
-    describe_gauge!(CONSUMER_LAG, Unit::Count, "Consumer lag per topic and partition.");
-    describe_gauge!(ASSIGNED_PARTITIONS, Unit::Count, "Partitions assigned to this replica.");
+    describe_histogram!(
+        FLUSH_SECONDS,
+        Unit::Seconds,
+        "Time to write the objects of a closed segment."
+    );
+    describe_histogram!(
+        COMMIT_SECONDS,
+        Unit::Seconds,
+        "Time to commit a segment's offsets."
+    );
+    describe_gauge!(
+        CONSUMER_LAG,
+        Unit::Count,
+        "Consumer lag per topic and partition."
+    );
+    describe_gauge!(
+        ASSIGNED_PARTITIONS,
+        Unit::Count,
+        "Partitions assigned to this replica."
+    );
     describe_counter!(REBALANCES, Unit::Count, "Rebalance events, by kind.");
-    describe_counter!(STORE_ERRORS, Unit::Count, "Object store errors, by operation.");
+    describe_counter!(
+        STORE_ERRORS,
+        Unit::Count,
+        "Object store errors, by operation."
+    );
     describe_counter!(BROKER_ERRORS, Unit::Count, "Kafka errors, by kind.");
     describe_gauge!(BUILD_INFO, Unit::Count, "Build information; always 1.");
 }

@@ -1,2 +1,346 @@
 //! `espy run`: the Kafka consumer that cuts each partition into segments, writes a closed
 //! segment's objects and only then commits the offset after it.
+//!
+//! One thread polls the consumer and converts; store and broker calls are made through the
+//! tokio runtime and awaited there, so a partition never moves past data that is not
+//! durable. Files: `consumer` (where events come in), `segment` (when a segment closes),
+//! `marker` (how a close is made replayable), `writer` (objects, then the commit),
+//! `dead_letter` (rejects), `counters` (per-document metrics).
+
+pub mod consumer;
+pub mod counters;
+pub mod dead_letter;
+pub mod marker;
+pub mod segment;
+pub mod writer;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::BorrowedMessage;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::event::Micros;
+use crate::health::{self, Health};
+use crate::input::{self, Decoded, RejectReason};
+use crate::metrics;
+use crate::store::Store;
+use crate::zeek::{Formatter, LogType};
+use consumer::{AssignmentChange, EspyContext};
+use counters::OutcomeCounters;
+use dead_letter::{DeadLetter, DeadLetters};
+use segment::{CloseCause, Segment};
+use writer::SegmentWriter;
+
+/// A failure that stops `espy run`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Health(#[from] health::HealthError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Records(#[from] crate::zeek::FormatError),
+    #[error("cannot create the Kafka client: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+    #[error("shutdown grace period ended before all segments were written; they will be replayed")]
+    GraceExceeded,
+}
+
+/// How often open segments are checked against the age limit and gauges are updated.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Entry point of `espy run`: consumes until SIGTERM or SIGINT, then writes open
+/// segments, commits and leaves the group within the configured grace period.
+pub fn run(config: Config) -> Result<(), RunError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("espy-io")
+        .build()?;
+    let health = Arc::new(Health::default());
+    let prometheus = health::install_recorder()?;
+    let listen = runtime.block_on(health::serve(
+        &config.metrics.listen,
+        prometheus,
+        health.clone(),
+    ))?;
+    tracing::info!(address = %listen, "serving metrics and probes");
+
+    let store = Store::open(&config.output)?;
+    let formatter = Formatter::new(config.records.clone())?;
+    let consumer = consumer::consumer(&config.kafka, health.clone())?;
+    let dead_letters = DeadLetters::new(
+        consumer::dead_letter_producer(&config.kafka)?,
+        config.kafka.dead_letter_topic.clone(),
+    );
+    health.set_broker_reachable(true);
+    health.set_store_reachable(runtime.block_on(store.check()).is_ok());
+
+    let stop = CancellationToken::new();
+    let give_up = CancellationToken::new();
+    runtime.spawn(watch_signals(
+        stop.clone(),
+        give_up.clone(),
+        Duration::from_secs(config.shutdown.grace_secs),
+    ));
+    tracing::info!(topics = ?config.kafka.topics, group = %config.kafka.group_id, root = %store.root(), "espy run started");
+
+    let mut processor = Processor {
+        writer: SegmentWriter::new(store, runtime.handle().clone(), health, give_up.clone()),
+        formatter,
+        dead_letters,
+        partitions: Vec::new(),
+        counters: OutcomeCounters::new(),
+        config,
+        rows: Vec::with_capacity(4096),
+    };
+    let mut next_tick = Instant::now() + TICK;
+    while !stop.is_cancelled() {
+        let polled = consumer.poll(Duration::from_millis(100));
+        for change in consumer.context().take_changes() {
+            processor.apply(change);
+        }
+        match polled {
+            Some(Ok(message)) => processor.process(&consumer, &message),
+            Some(Err(err)) => {
+                metrics::counter!(metrics::BROKER_ERRORS, "kind" => "consume").increment(1);
+                tracing::warn!(error = %err, "consume error");
+            }
+            None => {}
+        }
+        if Instant::now() >= next_tick {
+            processor.tick(&consumer);
+            next_tick = Instant::now() + TICK;
+        }
+    }
+
+    tracing::info!("shutting down: writing open segments");
+    let complete = processor.close_all(&consumer, CloseCause::Shutdown);
+    // Dropping the consumer leaves the group, so the partitions move on at once.
+    drop(consumer);
+    tracing::info!(complete, "espy run stopped");
+    if complete {
+        Ok(())
+    } else {
+        Err(RunError::GraceExceeded)
+    }
+}
+
+/// Cancels `stop` on SIGTERM or SIGINT, then `give_up` when the grace period has passed.
+async fn watch_signals(stop: CancellationToken, give_up: CancellationToken, grace: Duration) {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot watch SIGTERM");
+                return;
+            }
+        };
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+    stop.cancel();
+    tokio::time::sleep(grace).await;
+    give_up.cancel();
+}
+
+/// One assigned partition and its open segment.
+struct Partition {
+    topic: String,
+    partition: i32,
+    segment: Option<Segment>,
+    /// Set when a segment could not be written for good (a conflicting object): the
+    /// partition is paused and nothing more is committed for it.
+    stopped: bool,
+}
+
+/// The consuming thread's state: what is assigned and what is buffered.
+struct Processor {
+    config: Config,
+    formatter: Formatter,
+    writer: SegmentWriter,
+    dead_letters: DeadLetters,
+    partitions: Vec<Partition>,
+    counters: OutcomeCounters,
+    /// Scratch space for one event's rows.
+    rows: Vec<u8>,
+}
+
+impl Processor {
+    fn apply(&mut self, change: AssignmentChange) {
+        match change {
+            AssignmentChange::Assigned(assigned) => {
+                metrics::counter!(metrics::REBALANCES, "kind" => "assign").increment(1);
+                tracing::info!(partitions = ?assigned, "partitions assigned");
+                for (topic, partition) in assigned {
+                    if self.position(&topic, partition).is_none() {
+                        self.partitions.push(Partition {
+                            topic,
+                            partition,
+                            segment: None,
+                            stopped: false,
+                        });
+                    }
+                }
+            }
+            AssignmentChange::Revoked(revoked) => {
+                metrics::counter!(metrics::REBALANCES, "kind" => "revoke").increment(1);
+                tracing::info!(partitions = ?revoked, "partitions revoked; open segments abandoned to the next owner");
+                self.partitions.retain(|p| {
+                    !revoked
+                        .iter()
+                        .any(|(t, n)| *t == p.topic && *n == p.partition)
+                });
+            }
+        }
+        metrics::gauge!(metrics::ASSIGNED_PARTITIONS).set(self.partitions.len() as f64);
+    }
+
+    fn position(&self, topic: &str, partition: i32) -> Option<usize> {
+        self.partitions
+            .iter()
+            .position(|p| p.partition == partition && p.topic == topic)
+    }
+
+    /// Adds one message to its partition's segment and closes the segment when full.
+    fn process(&mut self, consumer: &BaseConsumer<EspyContext>, message: &BorrowedMessage<'_>) {
+        let Some(index) = self.position(message.topic(), message.partition()) else {
+            // Fetched before a revoke; the partition's new owner reads it again.
+            return;
+        };
+        let offset = message.offset();
+        let payload = message.payload().unwrap_or_default();
+        let partition = &mut self.partitions[index];
+        if partition.stopped {
+            return;
+        }
+        let segment = match &mut partition.segment {
+            Some(segment) => segment,
+            None => {
+                let marked =
+                    self.writer
+                        .marked_last_offset(&partition.topic, partition.partition, offset);
+                partition.segment.insert(Segment::open(offset, marked))
+            }
+        };
+
+        // Kafka's timestamp is part of the message, so replays bound event times alike.
+        let reference: Micros = message
+            .timestamp()
+            .to_millis()
+            .map_or(i64::MAX / 2, |ms| ms.saturating_mul(1000));
+        let rejected = if payload.len() > self.config.kafka.max_message_bytes {
+            self.counters.count_reject(RejectReason::Oversize, None);
+            Some((
+                RejectReason::Oversize,
+                format!(
+                    "message of {} bytes is over the {}-byte limit",
+                    payload.len(),
+                    self.config.kafka.max_message_bytes
+                ),
+            ))
+        } else {
+            let decoded = input::decode(payload, reference);
+            self.counters.count(&decoded);
+            match decoded {
+                Decoded::Event(event) => {
+                    self.rows.clear();
+                    let count = self.formatter.append_rows(&event, &mut self.rows);
+                    segment.add_rows(LogType::of(&event), event.time, &self.rows, count);
+                    None
+                }
+                Decoded::Skipped(_) => None,
+                Decoded::Rejected(reject) => Some((reject.reason, reject.detail)),
+            }
+        };
+        if let Some((reason, detail)) = rejected {
+            tracing::warn!(topic = message.topic(), partition = message.partition(), offset, reason = reason.as_str(), %detail, "document rejected");
+            self.dead_letters.send(DeadLetter {
+                key: message.key().map(<[u8]>::to_vec),
+                payload: payload.to_vec(),
+                reason,
+                detail,
+                source_topic: message.topic().to_string(),
+                source_partition: message.partition(),
+                source_offset: offset,
+            });
+        }
+        segment.add_message(offset, payload.len());
+        if let Some(cause) = segment.full(&self.config.segment) {
+            self.close(consumer, index, cause);
+        }
+    }
+
+    /// Writes the partition's open segment and commits after it; returns false if the
+    /// segment could not be made durable and committed.
+    fn close(
+        &mut self,
+        consumer: &BaseConsumer<EspyContext>,
+        index: usize,
+        cause: CloseCause,
+    ) -> bool {
+        let partition = &mut self.partitions[index];
+        let Some(segment) = partition.segment.take() else {
+            return true;
+        };
+        match self.writer.write_and_commit(
+            consumer,
+            &partition.topic,
+            partition.partition,
+            segment,
+            cause,
+            &mut self.dead_letters,
+        ) {
+            Ok(()) => true,
+            Err(err) if err.is_permanent() => {
+                tracing::error!(topic = %partition.topic, partition = partition.partition, error = %err,
+                    "partition stopped: a human must resolve this before it can continue");
+                partition.stopped = true;
+                let mut list = rdkafka::TopicPartitionList::new();
+                list.add_partition(&partition.topic, partition.partition);
+                if let Err(err) = consumer.pause(&list) {
+                    tracing::warn!(error = %err, "cannot pause stopped partition");
+                }
+                false
+            }
+            Err(err) => {
+                tracing::warn!(topic = %partition.topic, partition = partition.partition, error = %err,
+                    "segment not committed; it will be replayed from the last committed offset");
+                false
+            }
+        }
+    }
+
+    /// Closes segments past the age limit and refreshes the buffer gauges.
+    fn tick(&mut self, consumer: &BaseConsumer<EspyContext>) {
+        let max_age = Duration::from_secs(self.config.segment.max_age_secs);
+        for index in 0..self.partitions.len() {
+            if self.partitions[index]
+                .segment
+                .as_ref()
+                .is_some_and(|segment| segment.expired(max_age))
+            {
+                self.close(consumer, index, CloseCause::Age);
+            }
+        }
+        let open = || self.partitions.iter().filter_map(|p| p.segment.as_ref());
+        metrics::gauge!(metrics::BUFFERED_RECORDS)
+            .set(open().map(Segment::rows).sum::<u64>() as f64);
+        metrics::gauge!(metrics::BUFFERED_BYTES)
+            .set(open().map(Segment::compressed_len).sum::<usize>() as f64);
+    }
+
+    /// Closes every open segment; returns whether all were written and committed.
+    fn close_all(&mut self, consumer: &BaseConsumer<EspyContext>, cause: CloseCause) -> bool {
+        (0..self.partitions.len()).fold(true, |complete, index| {
+            self.close(consumer, index, cause) && complete
+        })
+    }
+}

@@ -57,14 +57,19 @@ impl Hour {
 #[serde(deny_unknown_fields, default)]
 pub struct FormatSettings {}
 
+/// Settings that cannot be used, naming the offending value.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid records settings: {0}")]
+pub struct FormatError(pub String);
+
 /// Turns events into Zeek rows under one set of [`FormatSettings`].
 #[derive(Debug, Clone)]
 pub struct Formatter {}
 
 impl Formatter {
-    pub fn new(settings: FormatSettings) -> Formatter {
+    pub fn new(settings: FormatSettings) -> Result<Formatter, FormatError> {
         let _ = settings;
-        Formatter {}
+        Ok(Formatter {})
     }
 
     /// Appends the event's row (conn) or rows (dns, one per host address) to `out`, each
