@@ -55,7 +55,9 @@ impl Hour {
 /// Settings that decide how events become rows; the `[records]` section of the config.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct FormatSettings {}
+pub struct FormatSettings {
+    pub full_hostname: bool,
+}
 
 /// Settings that cannot be used, naming the offending value.
 #[derive(Debug, thiserror::Error)]
