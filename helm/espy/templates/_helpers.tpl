@@ -133,10 +133,47 @@ key lands in the wrong table. Null values are left out (espy's default applies).
 {{- define "espy.toml" -}}
 {{- $config := deepCopy .Values.config }}
 {{- $_ := set $config "metrics" (dict "listen" (printf "0.0.0.0:%d" (int .Values.metrics.port))) }}
-# Rendered by the espy Helm chart from its values; edit values, not this file.
+{{- $out := "# Rendered by the espy Helm chart from its values; edit values, not this file.\n" }}
 {{- range $section, $table := $config }}
-{{ printf "\n" }}
-{{- include "espy.tomlTable" (dict "path" (include "espy.tomlKey" $section) "table" $table) }}
+{{- $out = printf "%s\n%s" $out (include "espy.tomlTable" (dict "path" (include "espy.tomlKey" $section) "table" $table)) }}
+{{- end }}
+{{- regexReplaceAll "\n\n\n+" $out "\n\n" }}
+{{- end }}
+
+{{/* Environment of the espy container: secrets by reference, then extraEnv. */}}
+{{- define "espy.env" -}}
+{{- with .Values.secrets.kafkaSaslPassword.existingSecret }}
+- name: ESPY_KAFKA__OPTIONS__SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secrets.kafkaSaslPassword.key }}
+{{- end }}
+{{- with .Values.secrets.s3Credentials.existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secrets.s3Credentials.accessKeyIdKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secrets.s3Credentials.secretAccessKeyKey }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Refuses folder output outside the writable mount: the root filesystem is read-only. */}}
+{{- define "espy.checkOutput" -}}
+{{- if include "espy.folderOutput" . }}
+{{- $root := clean .Values.config.output.root }}
+{{- $mount := clean .Values.sharedFolder.mountPath }}
+{{- if not (or (eq $root $mount) (hasPrefix (printf "%s/" $mount) $root)) }}
+{{- fail (printf "config.output.root %q must be sharedFolder.mountPath %q or a folder under it: the container's root filesystem is read-only" .Values.config.output.root .Values.sharedFolder.mountPath) }}
+{{- end }}
 {{- end }}
 {{- end }}
 
