@@ -45,6 +45,9 @@ pub struct KafkaConfig {
     pub assignment_strategy: String,
     /// Messages larger than this are dead-lettered with reason `oversize` (1 MiB default).
     pub max_message_bytes: usize,
+    /// At start-up, how long to wait for the brokers to answer before failing with the
+    /// reason (wrong address, TLS or SASL failure) instead of retrying silently.
+    pub connect_timeout_secs: u64,
     /// librdkafka options passed through unchanged to the consumer and the dead-letter
     /// producer: TLS (`security.protocol`, `ssl.ca.location`), SASL (`sasl.mechanism`,
     /// `sasl.username`, `sasl.password`), `client.id`, timeouts. They win over espy's own.
@@ -60,6 +63,7 @@ impl Default for KafkaConfig {
             dead_letter_topic: "espy-dead-letter".into(),
             assignment_strategy: "range,roundrobin".into(),
             max_message_bytes: 1 << 20,
+            connect_timeout_secs: 30,
             options: BTreeMap::new(),
         }
     }

@@ -31,12 +31,22 @@ pub enum AssignmentChange {
 pub struct EspyContext {
     changes: Mutex<Vec<AssignmentChange>>,
     health: Arc<Health>,
+    /// The latest client error, to explain a failed start-up.
+    last_error: Mutex<Option<String>>,
 }
 
 impl EspyContext {
     /// Takes the assignment changes reported since the last call.
     pub fn take_changes(&self) -> Vec<AssignmentChange> {
         std::mem::take(&mut *self.changes.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The latest error librdkafka reported, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -75,6 +85,10 @@ impl ClientContext for EspyContext {
             self.health.set_broker_reachable(false);
         }
         tracing::error!(error = %error, reason, "kafka client error");
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(reason.to_string());
     }
 }
 
@@ -133,6 +147,7 @@ pub fn consumer(
     let context = EspyContext {
         changes: Mutex::new(Vec::new()),
         health,
+        last_error: Mutex::new(None),
     };
     let consumer: BaseConsumer<EspyContext> = config.create_with_context(context)?;
     let topics: Vec<&str> = kafka.topics.iter().map(String::as_str).collect();
@@ -154,5 +169,7 @@ pub fn dead_letter_producer(kafka: &KafkaConfig) -> Result<FutureProducer, Kafka
     for (key, value) in kafka.librdkafka_options() {
         config.set(key, value);
     }
+    // Lag comes from the consumer's statistics; the producer's would only be logged.
+    config.set("statistics.interval.ms", "0");
     config.create()
 }

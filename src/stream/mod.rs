@@ -46,6 +46,12 @@ pub enum RunError {
     Records(#[from] crate::zeek::FormatError),
     #[error("cannot create the Kafka client: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("brokers {brokers} did not answer within {seconds} s: {reason}")]
+    BrokerUnreachable {
+        brokers: String,
+        seconds: u64,
+        reason: String,
+    },
     #[error("cannot start the runtime: {0}")]
     Runtime(#[from] std::io::Error),
     #[error("shutdown grace period ended before all segments were written; they will be replayed")]
@@ -79,6 +85,7 @@ pub fn run(config: Config) -> Result<(), RunError> {
         consumer::dead_letter_producer(&config.kafka)?,
         config.kafka.dead_letter_topic.clone(),
     );
+    check_brokers(&consumer, &config)?;
     health.set_broker_reachable(true);
     health.set_store_reachable(runtime.block_on(store.check()).is_ok());
 
@@ -129,6 +136,23 @@ pub fn run(config: Config) -> Result<(), RunError> {
         Ok(())
     } else {
         Err(RunError::GraceExceeded)
+    }
+}
+
+/// Fails fast, naming librdkafka's reason (TLS, SASL, address), when the brokers do not
+/// answer at start-up; once running, outages are retried instead.
+fn check_brokers(consumer: &BaseConsumer<EspyContext>, config: &Config) -> Result<(), RunError> {
+    let seconds = config.kafka.connect_timeout_secs;
+    match consumer.fetch_metadata(None, Duration::from_secs(seconds)) {
+        Ok(_) => Ok(()),
+        Err(err) => Err(RunError::BrokerUnreachable {
+            brokers: config.kafka.brokers.clone(),
+            seconds,
+            reason: consumer
+                .context()
+                .last_error()
+                .unwrap_or_else(|| err.to_string()),
+        }),
     }
 }
 
