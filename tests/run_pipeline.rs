@@ -176,3 +176,41 @@ fn a_malformed_message_lands_in_the_dead_letter_topic_with_its_reason() {
     }
     assert!(espy.metric("espy_rejects_total{reason=\"not_json\"}") >= 1.0);
 }
+
+/// Each object's lines grouped by its name without the writer part: `<day>/<log>.<hours>`.
+fn lines_by_hour(root: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut grouped = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for row in rows(root) {
+        let hour = row.object.rsplit_once('-').map_or(row.object.clone(), |(hour, _)| hour.to_string());
+        grouped.entry(hour).or_default().push(row.line);
+    }
+    grouped.values_mut().for_each(|lines| lines.sort());
+    grouped
+}
+
+#[test]
+fn run_and_convert_make_the_same_records_from_the_same_dataset() {
+    let name = "nxlog/otrf_nxlog_metasploit_out-minidump_lsass_memory_dump_sysmon_net.ndjson";
+    let documents = corpus(name);
+    let broker = Broker::start();
+    broker.create_topic("replayed", 1);
+    broker.create_topic("replayed-dlq", 1);
+    produce(&broker, "replayed", &documents);
+    let out = tempfile::tempdir().expect("output dir");
+    let streamed = out.path().join("run");
+    let converted = out.path().join("convert");
+
+    let mut espy = Espy::start(&config(&broker, "replayed", &format!("root = {:?}", streamed), ""));
+    wait_for_rows(&mut espy, &streamed, &expected_keys(&documents));
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_espy"))
+        .arg("convert")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus").join(name))
+        .arg("--out")
+        .arg(&converted)
+        .status()
+        .expect("run espy convert");
+    assert!(status.success());
+
+    // Same hour objects up to the writer part of their names, holding the same lines.
+    assert_eq!(lines_by_hour(&streamed), lines_by_hour(&converted));
+}
