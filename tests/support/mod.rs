@@ -12,10 +12,12 @@
 // Each test binary uses only some helpers.
 #![allow(dead_code, unused_imports)]
 
+pub mod espy;
 pub mod kafka;
 pub mod process;
 pub mod s3;
 pub mod tls;
+pub mod zeek_logs;
 
 pub use kafka::Broker;
 pub use process::{locate_binary, repo_path, wait_until};
