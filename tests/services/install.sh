@@ -75,6 +75,10 @@ fi
 s3s_version=0.14.1
 tools_cache="${TEST_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/espy-test-tools}"
 s3s_root="$tools_cache/s3s-fs-$s3s_version"
+mkdir -p "$tools_cache"
+# Several clones on one machine may install at once: one builds, the others wait.
+exec 9>"$tools_cache/.install.lock"
+flock 9
 if [[ ! -x "$s3s_root/bin/s3s-fs" ]]; then
     log "cargo install s3s-fs $s3s_version (about 4 minutes)"
     # Its own target dir, so the project's CARGO_TARGET_DIR is not disturbed.
@@ -84,6 +88,7 @@ if [[ ! -x "$s3s_root/bin/s3s-fs" ]]; then
 else
     log "s3s-fs $s3s_version present"
 fi
+flock -u 9
 mkdir -p "$repo/.tools/bin"
 ln -sfn "$s3s_root/bin/s3s-fs" "$repo/.tools/bin/s3s-fs"
 
