@@ -19,7 +19,10 @@ fn corpus_lines(names: &[&str]) -> Vec<Vec<u8>> {
         .iter()
         .flat_map(|name| {
             let text = std::fs::read(root.join(name)).expect("corpus file");
-            text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect::<Vec<_>>()
+            text.split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -53,7 +56,11 @@ fn negative_documents() -> Vec<Vec<u8>> {
 
 fn report_sizes(name: &str, documents: &[Vec<u8>]) {
     let bytes: usize = documents.iter().map(Vec::len).sum();
-    eprintln!("{name}: {} documents, {:.0} bytes on average", documents.len(), bytes as f64 / documents.len() as f64);
+    eprintln!(
+        "{name}: {} documents, {:.0} bytes on average",
+        documents.len(),
+        bytes as f64 / documents.len() as f64
+    );
 }
 
 fn connections(c: &mut Criterion) {

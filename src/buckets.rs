@@ -45,9 +45,9 @@ impl HourBuckets {
         self.buckets.is_empty()
     }
 
-    /// The oldest hour any bucket holds.
-    pub fn oldest_hour(&self) -> Option<Hour> {
-        self.buckets.keys().map(|(_, hour)| *hour).min()
+    /// How many objects are being built.
+    pub fn len(&self) -> usize {
+        self.buckets.len()
     }
 
     /// Rows appended so far.

@@ -124,9 +124,13 @@ pub struct SegmentConfig {
     pub max_records: u64,
     /// Close after this many message bytes counted from the segment's first offset.
     pub max_bytes: u64,
-    /// Close once the partition's newest event time passes the end of the segment's
-    /// oldest hour by this many seconds.
+    /// Close once an event arrives this many seconds past the end of the segment's oldest
+    /// hour; rows of an hour that had already passed by this much when they arrived (a
+    /// host's backlog) do not hold a segment open.
     pub allowed_lateness_secs: u64,
+    /// Close when the segment holds this many (log type, hour) objects; bounds memory when
+    /// hosts send days of backlog at once.
+    pub max_hours: usize,
     /// Close a segment this many wall-clock seconds after it opened, recording a marker
     /// so that replays close at the same offset.
     pub max_age_secs: u64,
@@ -138,6 +142,7 @@ impl Default for SegmentConfig {
             max_records: 200_000,
             max_bytes: 256 << 20,
             allowed_lateness_secs: 300,
+            max_hours: 96,
             max_age_secs: 300,
         }
     }

@@ -18,8 +18,14 @@ use support::{Broker, S3Server, wait_until};
 /// other Windows events that are skipped.
 fn mixed_documents() -> Vec<Vec<u8>> {
     let mut documents = corpus("nxlog/otrf_nxlog_covenant_persistwmi_sysmon_net.ndjson");
-    documents.extend(corpus("winlogbeat6/otrf_wlb6_empire_enable_rdp_sysmon_net.ndjson"));
-    documents.extend(corpus("nxlog/otrf_nxlog_negatives.ndjson").into_iter().take(100));
+    documents.extend(corpus(
+        "winlogbeat6/otrf_wlb6_empire_enable_rdp_sysmon_net.ndjson",
+    ));
+    documents.extend(
+        corpus("nxlog/otrf_nxlog_negatives.ndjson")
+            .into_iter()
+            .take(100),
+    );
     documents
 }
 
@@ -39,7 +45,10 @@ fn keyed(documents: &[Vec<u8>]) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn produce(broker: &Broker, topic: &str, documents: &[Vec<u8>]) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let delivered = runtime.block_on(broker.produce_all(topic, &keyed(documents)));
     assert_eq!(delivered, documents.len());
 }
@@ -78,7 +87,13 @@ fn wait_for_rows(espy: &mut Espy, root: &Path, expected: &[(String, String, Stri
         actual = keys(&rows(root));
         actual.len() >= expected.len()
     });
-    assert!(complete, "only {} of {} rows arrived:\n{}", actual.len(), expected.len(), espy.log());
+    assert!(
+        complete,
+        "only {} of {} rows arrived:\n{}",
+        actual.len(),
+        expected.len(),
+        espy.log()
+    );
     assert_eq!(actual, expected, "rows differ from what the input yields");
 }
 
@@ -92,11 +107,20 @@ fn every_record_arrives_exactly_once_in_hour_objects_on_a_folder() {
     let out = tempfile::tempdir().expect("output dir");
     let root = out.path().join("zeek");
 
-    let mut espy = Espy::start(&config(&broker, "events", &format!("root = {:?}", root), ""));
+    let mut espy = Espy::start(&config(
+        &broker,
+        "events",
+        &format!("root = {:?}", root),
+        "",
+    ));
     let expected = expected_keys(&documents);
     assert!(!expected.is_empty());
     wait_for_rows(&mut espy, &root, &expected);
-    assert!(espy.terminate().success(), "espy did not stop cleanly:\n{}", espy.log());
+    assert!(
+        espy.terminate().success(),
+        "espy did not stop cleanly:\n{}",
+        espy.log()
+    );
 
     // After a clean stop nothing was written twice, and every row is in the object of its
     // own hour and day.
@@ -107,7 +131,12 @@ fn every_record_arrives_exactly_once_in_hour_objects_on_a_folder() {
         let time = chrono::DateTime::from_timestamp(ts as i64, 0).expect("time");
         let folder = time.format("%Y-%m-%d/").to_string();
         let hour = time.format(".%H:00:00-").to_string();
-        assert!(row.object.starts_with(&folder) && row.object.contains(&hour), "{} holds {}", row.object, row.line);
+        assert!(
+            row.object.starts_with(&folder) && row.object.contains(&hour),
+            "{} holds {}",
+            row.object,
+            row.line
+        );
     }
 }
 
@@ -131,7 +160,11 @@ fn every_record_arrives_exactly_once_on_s3() {
     // s3s-fs keeps objects as files under <root>/<bucket>/<key>.
     let root = s3.root().join(s3.bucket()).join("espy");
     wait_for_rows(&mut espy, &root, &expected_keys(&documents));
-    assert!(espy.terminate().success(), "espy did not stop cleanly:\n{}", espy.log());
+    assert!(
+        espy.terminate().success(),
+        "espy did not stop cleanly:\n{}",
+        espy.log()
+    );
     assert_eq!(keys(&rows(&root)), expected_keys(&documents));
 }
 
@@ -147,10 +180,18 @@ fn a_malformed_message_lands_in_the_dead_letter_topic_with_its_reason() {
     produce(&broker, "dirty", &documents);
     let out = tempfile::tempdir().expect("output dir");
 
-    let mut espy = Espy::start(&config(&broker, "dirty", &format!("root = {:?}", out.path()), ""));
+    let mut espy = Espy::start(&config(
+        &broker,
+        "dirty",
+        &format!("root = {:?}", out.path()),
+        "",
+    ));
     wait_for_rows(&mut espy, out.path(), &expected_keys(&documents));
 
-    let consumer: BaseConsumer = broker.consumer_config("dlq-reader").create().expect("consumer");
+    let consumer: BaseConsumer = broker
+        .consumer_config("dlq-reader")
+        .create()
+        .expect("consumer");
     consumer.subscribe(&["dirty-dlq"]).expect("subscribe");
     let mut letter = None;
     let arrived = wait_until(Duration::from_secs(60), || {
@@ -166,11 +207,23 @@ fn a_malformed_message_lands_in_the_dead_letter_topic_with_its_reason() {
         .headers()
         .expect("headers")
         .iter()
-        .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+        .map(|h| {
+            (
+                h.key.to_string(),
+                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+            )
+        })
         .collect();
-    for expected in [("espy.reason", "not_json"), ("espy.source.topic", "dirty"), ("espy.source.partition", "0"), ("espy.source.offset", "0")] {
+    for expected in [
+        ("espy.reason", "not_json"),
+        ("espy.source.topic", "dirty"),
+        ("espy.source.partition", "0"),
+        ("espy.source.offset", "0"),
+    ] {
         assert!(
-            headers.iter().any(|(k, v)| k == expected.0 && v == expected.1),
+            headers
+                .iter()
+                .any(|(k, v)| k == expected.0 && v == expected.1),
             "header {expected:?} missing from {headers:?}"
         );
     }
@@ -182,7 +235,10 @@ fn lines_by_hour(root: &Path) -> std::collections::BTreeMap<String, Vec<String>>
     let mut grouped = std::collections::BTreeMap::<String, Vec<String>>::new();
     for row in rows(root) {
         // `<day>/<log>.HH:00:00-HH:00:00`: everything up to the end of the hour range.
-        let range_end = row.object.find(':').map_or(row.object.len(), |colon| colon - 2 + 17);
+        let range_end = row
+            .object
+            .find(':')
+            .map_or(row.object.len(), |colon| colon - 2 + 17);
         let hour = row.object[..range_end.min(row.object.len())].to_string();
         grouped.entry(hour).or_default().push(row.line);
     }
@@ -202,11 +258,20 @@ fn run_and_convert_make_the_same_records_from_the_same_dataset() {
     let streamed = out.path().join("run");
     let converted = out.path().join("convert");
 
-    let mut espy = Espy::start(&config(&broker, "replayed", &format!("root = {:?}", streamed), ""));
+    let mut espy = Espy::start(&config(
+        &broker,
+        "replayed",
+        &format!("root = {:?}", streamed),
+        "",
+    ));
     wait_for_rows(&mut espy, &streamed, &expected_keys(&documents));
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_espy"))
         .arg("convert")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus").join(name))
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/corpus")
+                .join(name),
+        )
         .arg("--out")
         .arg(&converted)
         .status()
@@ -215,8 +280,16 @@ fn run_and_convert_make_the_same_records_from_the_same_dataset() {
 
     // Same hour objects up to the writer part of their names, holding the same lines.
     let (streamed, converted) = (lines_by_hour(&streamed), lines_by_hour(&converted));
-    assert_eq!(streamed.keys().collect::<Vec<_>>(), converted.keys().collect::<Vec<_>>());
+    assert_eq!(
+        streamed.keys().collect::<Vec<_>>(),
+        converted.keys().collect::<Vec<_>>()
+    );
     for (hour, lines) in &streamed {
-        assert!(lines == &converted[hour], "{hour} differs: {} rows from run, {} from convert", lines.len(), converted[hour].len());
+        assert!(
+            lines == &converted[hour],
+            "{hour} differs: {} rows from run, {} from convert",
+            lines.len(),
+            converted[hour].len()
+        );
     }
 }

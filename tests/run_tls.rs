@@ -39,8 +39,14 @@ fn the_consumer_reads_over_tls_with_the_right_ca() {
     broker.create_topic("secure", 1);
     broker.create_topic("secure-dlq", 1);
     let documents = corpus("nxlog/otrf_nxlog_msf_record_mic_sysmon_net.ndjson");
-    let records: Vec<(Vec<u8>, Vec<u8>)> = documents.iter().map(|d| (b"host".to_vec(), d.clone())).collect();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let records: Vec<(Vec<u8>, Vec<u8>)> = documents
+        .iter()
+        .map(|d| (b"host".to_vec(), d.clone()))
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(broker.produce_all("secure", &records));
     let out = tempfile::tempdir().expect("output dir");
 
@@ -61,8 +67,17 @@ fn a_wrong_ca_fails_at_start_with_a_clear_error() {
 
     let mut espy = Espy::start(&config(&broker, &tls.wrong_ca_path(), out.path()));
     let status = espy.wait();
-    assert!(!status.success(), "espy accepted a broker signed by another CA");
+    assert!(
+        !status.success(),
+        "espy accepted a broker signed by another CA"
+    );
     let log = espy.log();
-    assert!(log.contains("did not answer"), "no start-up failure in the log:\n{log}");
-    assert!(log.contains("certificate verify failed"), "the reason is not named:\n{log}");
+    assert!(
+        log.contains("did not answer"),
+        "no start-up failure in the log:\n{log}"
+    );
+    assert!(
+        log.contains("certificate verify failed"),
+        "the reason is not named:\n{log}"
+    );
 }

@@ -175,6 +175,21 @@ async fn watch_signals(stop: CancellationToken, give_up: CancellationToken, grac
     give_up.cancel();
 }
 
+/// What one message became.
+enum Outcome {
+    /// An event whose `count` rows are in `Processor::rows`.
+    Rows {
+        log: LogType,
+        time: Micros,
+        count: usize,
+    },
+    Skipped,
+    Rejected {
+        reason: RejectReason,
+        detail: String,
+    },
+}
+
 /// One assigned partition and its open segment.
 struct Partition {
     topic: String,
@@ -239,12 +254,23 @@ impl Processor {
             // Fetched before a revoke; the partition's new owner reads it again.
             return;
         };
-        let offset = message.offset();
-        let payload = message.payload().unwrap_or_default();
-        let partition = &mut self.partitions[index];
-        if partition.stopped {
+        if self.partitions[index].stopped {
             return;
         }
+        let offset = message.offset();
+        let payload = message.payload().unwrap_or_default();
+        let outcome = self.convert(payload, message);
+        let limits = &self.config.segment;
+        if let Outcome::Rows { time, .. } = outcome
+            && self.partitions[index]
+                .segment
+                .as_ref()
+                .is_some_and(|segment| segment.passed_by(time, limits))
+        {
+            self.close(consumer, index, CloseCause::EventTime);
+        }
+
+        let partition = &mut self.partitions[index];
         let segment = match &mut partition.segment {
             Some(segment) => segment,
             None => {
@@ -254,51 +280,66 @@ impl Processor {
                 partition.segment.insert(Segment::open(offset, marked))
             }
         };
+        match outcome {
+            Outcome::Rows { log, time, count } => {
+                segment.add_rows(log, time, &self.rows, count, &self.config.segment)
+            }
+            Outcome::Skipped => {}
+            Outcome::Rejected { reason, detail } => {
+                tracing::warn!(topic = message.topic(), partition = message.partition(), offset,
+                    reason = reason.as_str(), %detail, "document rejected");
+                self.dead_letters.send(DeadLetter {
+                    key: message.key().map(<[u8]>::to_vec),
+                    payload: payload.to_vec(),
+                    reason,
+                    detail,
+                    source_topic: message.topic().to_string(),
+                    source_partition: message.partition(),
+                    source_offset: offset,
+                });
+            }
+        }
+        segment.add_message(offset, payload.len());
+        if let Some(cause) = segment.full(&self.config.segment) {
+            self.close(consumer, index, cause);
+        }
+    }
 
+    /// Decodes one message and formats its rows into `self.rows`, counting the outcome.
+    fn convert(&mut self, payload: &[u8], message: &BorrowedMessage<'_>) -> Outcome {
+        let limit = self.config.kafka.max_message_bytes;
+        if payload.len() > limit {
+            self.counters.count_reject(RejectReason::Oversize, None);
+            return Outcome::Rejected {
+                reason: RejectReason::Oversize,
+                detail: format!(
+                    "message of {} bytes is over the {limit}-byte limit",
+                    payload.len()
+                ),
+            };
+        }
         // Kafka's timestamp is part of the message, so replays bound event times alike.
         let reference: Micros = message
             .timestamp()
             .to_millis()
             .map_or(i64::MAX / 2, |ms| ms.saturating_mul(1000));
-        let rejected = if payload.len() > self.config.kafka.max_message_bytes {
-            self.counters.count_reject(RejectReason::Oversize, None);
-            Some((
-                RejectReason::Oversize,
-                format!(
-                    "message of {} bytes is over the {}-byte limit",
-                    payload.len(),
-                    self.config.kafka.max_message_bytes
-                ),
-            ))
-        } else {
-            let decoded = input::decode(payload, reference);
-            self.counters.count(&decoded);
-            match decoded {
-                Decoded::Event(event) => {
-                    self.rows.clear();
-                    let count = self.formatter.append_rows(&event, &mut self.rows);
-                    segment.add_rows(LogType::of(&event), event.time, &self.rows, count);
-                    None
+        let decoded = input::decode(payload, reference);
+        self.counters.count(&decoded);
+        match decoded {
+            Decoded::Event(event) => {
+                self.rows.clear();
+                let count = self.formatter.append_rows(&event, &mut self.rows);
+                Outcome::Rows {
+                    log: LogType::of(&event),
+                    time: event.time,
+                    count,
                 }
-                Decoded::Skipped(_) => None,
-                Decoded::Rejected(reject) => Some((reject.reason, reject.detail)),
             }
-        };
-        if let Some((reason, detail)) = rejected {
-            tracing::warn!(topic = message.topic(), partition = message.partition(), offset, reason = reason.as_str(), %detail, "document rejected");
-            self.dead_letters.send(DeadLetter {
-                key: message.key().map(<[u8]>::to_vec),
-                payload: payload.to_vec(),
-                reason,
-                detail,
-                source_topic: message.topic().to_string(),
-                source_partition: message.partition(),
-                source_offset: offset,
-            });
-        }
-        segment.add_message(offset, payload.len());
-        if let Some(cause) = segment.full(&self.config.segment) {
-            self.close(consumer, index, cause);
+            Decoded::Skipped(_) => Outcome::Skipped,
+            Decoded::Rejected(reject) => Outcome::Rejected {
+                reason: reject.reason,
+                detail: reject.detail,
+            },
         }
     }
 
@@ -314,6 +355,7 @@ impl Processor {
         let Some(segment) = partition.segment.take() else {
             return true;
         };
+        let first_offset = segment.first_offset();
         match self.writer.write_and_commit(
             consumer,
             &partition.topic,
@@ -334,9 +376,28 @@ impl Processor {
                 }
                 false
             }
-            Err(err) => {
+            Err(err) if err.objects_durable() => {
+                // The next segment's commit covers this one; until then a new owner would
+                // replay it and rewrite identical objects.
                 tracing::warn!(topic = %partition.topic, partition = partition.partition, error = %err,
-                    "segment not committed; it will be replayed from the last committed offset");
+                    "segment written but not committed");
+                false
+            }
+            Err(err) => {
+                // Going on would let the next commit pass rows that are not durable: read
+                // the segment again instead.
+                tracing::warn!(topic = %partition.topic, partition = partition.partition, error = %err,
+                    first_offset, "segment not written; reading it again");
+                if let Err(err) = consumer.seek(
+                    &partition.topic,
+                    partition.partition,
+                    rdkafka::Offset::Offset(first_offset),
+                    Duration::from_secs(10),
+                ) {
+                    tracing::error!(topic = %partition.topic, partition = partition.partition,
+                        error = %err, "cannot seek back; stopping the partition until it moves");
+                    partition.stopped = true;
+                }
                 false
             }
         }

@@ -47,6 +47,12 @@ impl WriteError {
     pub fn is_permanent(&self) -> bool {
         matches!(self, WriteError::Store(StoreError::Conflict { .. }))
     }
+
+    /// Whether the segment's objects and dead letters were made durable before the failure,
+    /// so that only its commit is missing.
+    pub fn objects_durable(&self) -> bool {
+        matches!(self, WriteError::Commit { .. })
+    }
 }
 
 /// Writes closed segments and commits after them.

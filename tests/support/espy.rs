@@ -32,7 +32,11 @@ impl Espy {
             .stderr(log)
             .spawn()
             .expect("start espy run");
-        Espy { child, dir, metrics_port }
+        Espy {
+            child,
+            dir,
+            metrics_port,
+        }
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -46,7 +50,9 @@ impl Espy {
 
     /// The Prometheus text from `/metrics`, or an empty string while it is not up.
     pub fn metrics(&self) -> String {
-        self.get("/metrics").map(|(_, body)| body).unwrap_or_default()
+        self.get("/metrics")
+            .map(|(_, body)| body)
+            .unwrap_or_default()
     }
 
     /// Status and body of a GET on the metrics port.
@@ -56,9 +62,15 @@ impl Espy {
             .timeout_global(Some(Duration::from_secs(2)))
             .build()
             .new_agent();
-        let mut response = agent.get(format!("http://127.0.0.1:{}{path}", self.metrics_port)).call().ok()?;
+        let mut response = agent
+            .get(format!("http://127.0.0.1:{}{path}", self.metrics_port))
+            .call()
+            .ok()?;
         let status = response.status().as_u16();
-        Some((status, response.body_mut().read_to_string().unwrap_or_default()))
+        Some((
+            status,
+            response.body_mut().read_to_string().unwrap_or_default(),
+        ))
     }
 
     /// The value of a metric line starting with `series` (name and labels), summed over
@@ -77,7 +89,11 @@ impl Espy {
             self.assert_running();
             self.metric("espy_assigned_partitions") > 0.0
         });
-        assert!(assigned, "espy got no partitions within {limit:?}:\n{}", self.log());
+        assert!(
+            assigned,
+            "espy got no partitions within {limit:?}:\n{}",
+            self.log()
+        );
     }
 
     /// Panics with espy's log if it has exited.

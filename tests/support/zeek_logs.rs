@@ -21,7 +21,11 @@ pub struct Row {
 impl Row {
     /// (log type, uid, orig address): the identity PRODUCT.md counts rows by.
     pub fn key(&self) -> (String, String, String) {
-        (self.log.clone(), self.fields["uid"].clone(), self.fields["id.orig_h"].clone())
+        (
+            self.log.clone(),
+            self.fields["uid"].clone(),
+            self.fields["id.orig_h"].clone(),
+        )
     }
 }
 
@@ -30,7 +34,9 @@ pub fn objects(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -60,7 +66,11 @@ pub fn read_object(path: &Path) -> String {
 pub fn rows(root: &Path) -> Vec<Row> {
     let mut rows = Vec::new();
     for path in objects(root) {
-        let object = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+        let object = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
         let text = read_object(&path);
         let mut names: Vec<String> = Vec::new();
         let mut log = String::new();
@@ -70,8 +80,17 @@ pub fn rows(root: &Path) -> Vec<Row> {
             } else if let Some(path) = line.strip_prefix("#path\t") {
                 log = path.to_string();
             } else if !line.starts_with('#') {
-                let fields = names.iter().cloned().zip(line.split('\t').map(str::to_string)).collect();
-                rows.push(Row { object: object.clone(), log: log.clone(), fields, line: line.to_string() });
+                let fields = names
+                    .iter()
+                    .cloned()
+                    .zip(line.split('\t').map(str::to_string))
+                    .collect();
+                rows.push(Row {
+                    object: object.clone(),
+                    log: log.clone(),
+                    fields,
+                    line: line.to_string(),
+                });
             }
         }
     }
@@ -99,7 +118,11 @@ pub fn expected_keys(documents: &[Vec<u8>]) -> Vec<(String, String, String)> {
             let log = LogType::of(&event).as_str();
             for line in String::from_utf8_lossy(&rows).lines() {
                 let fields: Vec<&str> = line.split('\t').collect();
-                keys.push((log.to_string(), fields[1].to_string(), fields[2].to_string()));
+                keys.push((
+                    log.to_string(),
+                    fields[1].to_string(),
+                    fields[2].to_string(),
+                ));
             }
         }
     }
@@ -109,7 +132,12 @@ pub fn expected_keys(documents: &[Vec<u8>]) -> Vec<(String, String, String)> {
 
 /// Lines of the test corpus file `tests/data/corpus/<name>`.
 pub fn corpus(name: &str) -> Vec<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/corpus")
+        .join(name);
     let text = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    text.split(|b| *b == b'\n').filter(|line| !line.is_empty()).map(<[u8]>::to_vec).collect()
+    text.split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
 }
