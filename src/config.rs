@@ -88,6 +88,10 @@ pub struct OutputConfig {
     /// different one stops the partition. Switch off for stores that ignore
     /// `If-None-Match` (Garage), where identical rewrites are still harmless.
     pub create_only: bool,
+    /// Seconds to retry one segment's writes during a store outage before reading the
+    /// segment again from Kafka; keep it well below librdkafka's `max.poll.interval.ms`
+    /// (300 s by default), or the group moves the partitions away meanwhile.
+    pub write_timeout_secs: u64,
     pub s3: S3Config,
 }
 
@@ -96,6 +100,7 @@ impl Default for OutputConfig {
         OutputConfig {
             root: "./zeek-logs".into(),
             create_only: true,
+            write_timeout_secs: 60,
             s3: S3Config::default(),
         }
     }

@@ -99,7 +99,13 @@ pub fn run(config: Config) -> Result<(), RunError> {
     tracing::info!(topics = ?config.kafka.topics, group = %config.kafka.group_id, root = %store.root(), "espy run started");
 
     let mut processor = Processor {
-        writer: SegmentWriter::new(store, runtime.handle().clone(), health, give_up.clone()),
+        writer: SegmentWriter::new(
+            store,
+            Duration::from_secs(config.output.write_timeout_secs),
+            runtime.handle().clone(),
+            health,
+            give_up.clone(),
+        ),
         formatter,
         dead_letters,
         partitions: Vec::new(),
@@ -173,6 +179,22 @@ async fn watch_signals(stop: CancellationToken, give_up: CancellationToken, grac
     stop.cancel();
     tokio::time::sleep(grace).await;
     give_up.cancel();
+}
+
+/// Makes the partition deliver `offset` again, dropping what it buffered since.
+fn rewind(consumer: &BaseConsumer<EspyContext>, partition: &mut Partition, offset: i64) {
+    partition.segment = None;
+    let seek = consumer.seek(
+        &partition.topic,
+        partition.partition,
+        rdkafka::Offset::Offset(offset),
+        Duration::from_secs(10),
+    );
+    if let Err(err) = seek {
+        tracing::error!(topic = %partition.topic, partition = partition.partition, error = %err,
+            "cannot seek back; the partition stops until it is assigned again");
+        partition.stopped = true;
+    }
 }
 
 /// What one message became.
@@ -274,10 +296,18 @@ impl Processor {
         let segment = match &mut partition.segment {
             Some(segment) => segment,
             None => {
-                let marked =
-                    self.writer
-                        .marked_last_offset(&partition.topic, partition.partition, offset);
-                partition.segment.insert(Segment::open(offset, marked))
+                match self
+                    .writer
+                    .marked_last_offset(&partition.topic, partition.partition, offset)
+                {
+                    Ok(marked) => partition.segment.insert(Segment::open(offset, marked)),
+                    Err(err) => {
+                        tracing::warn!(topic = %partition.topic, partition = partition.partition,
+                        offset, error = %err, "cannot read the segment marker; reading again");
+                        rewind(consumer, partition, offset);
+                        return;
+                    }
+                }
             }
         };
         match outcome {
@@ -388,16 +418,7 @@ impl Processor {
                 // the segment again instead.
                 tracing::warn!(topic = %partition.topic, partition = partition.partition, error = %err,
                     first_offset, "segment not written; reading it again");
-                if let Err(err) = consumer.seek(
-                    &partition.topic,
-                    partition.partition,
-                    rdkafka::Offset::Offset(first_offset),
-                    Duration::from_secs(10),
-                ) {
-                    tracing::error!(topic = %partition.topic, partition = partition.partition,
-                        error = %err, "cannot seek back; stopping the partition until it moves");
-                    partition.stopped = true;
-                }
+                rewind(consumer, partition, first_offset);
                 false
             }
         }

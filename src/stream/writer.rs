@@ -39,6 +39,8 @@ pub enum WriteError {
     },
     #[error("gave up at the end of the shutdown grace period")]
     GaveUp,
+    #[error("the segment was not durable after {seconds} s of retries")]
+    TimedOut { seconds: u64 },
 }
 
 impl WriteError {
@@ -58,6 +60,9 @@ impl WriteError {
 /// Writes closed segments and commits after them.
 pub struct SegmentWriter {
     store: Store,
+    /// How long one segment's writes are retried before the segment is read again, so that
+    /// the consuming thread polls often enough to stay in its group.
+    write_timeout: Duration,
     runtime: Handle,
     health: std::sync::Arc<Health>,
     give_up: CancellationToken,
@@ -66,12 +71,14 @@ pub struct SegmentWriter {
 impl SegmentWriter {
     pub fn new(
         store: Store,
+        write_timeout: Duration,
         runtime: Handle,
         health: std::sync::Arc<Health>,
         give_up: CancellationToken,
     ) -> SegmentWriter {
         SegmentWriter {
             store,
+            write_timeout,
             runtime,
             health,
             give_up,
@@ -79,18 +86,19 @@ impl SegmentWriter {
     }
 
     /// The last offset an earlier attempt recorded for the segment starting at
-    /// `first_offset`, if it left a marker.
+    /// `first_offset`, if it left a marker. An unreadable store is an error, never "no
+    /// marker": cutting the segment elsewhere than the earlier attempt would conflict.
     pub fn marked_last_offset(
         &self,
         topic: &str,
         partition: i32,
         first_offset: i64,
-    ) -> Option<i64> {
+    ) -> Result<Option<i64>, WriteError> {
         let path = marker_path(topic, partition, first_offset);
-        let bytes = self
-            .runtime
-            .block_on(self.persist(|| self.store.get(&path)))
-            .ok()??;
+        let Some(bytes) = self.block_on_within_timeout(self.persist(|| self.store.get(&path)))?
+        else {
+            return Ok(None);
+        };
         match serde_json::from_slice::<Marker>(&bytes) {
             Ok(marker) if marker.first_offset == first_offset && marker.partition == partition => {
                 tracing::info!(
@@ -100,13 +108,28 @@ impl SegmentWriter {
                     last_offset = marker.last_offset,
                     "replaying a segment up to its marked offset"
                 );
-                Some(marker.last_offset)
+                Ok(Some(marker.last_offset))
             }
             Ok(_) | Err(_) => {
                 tracing::warn!(topic, partition, %path, "ignoring a marker that does not describe this segment");
-                None
+                Ok(None)
             }
         }
+    }
+
+    /// Runs store work on the runtime, failing with [`WriteError::TimedOut`] after the
+    /// write timeout.
+    fn block_on_within_timeout<T>(
+        &self,
+        work: impl Future<Output = Result<T, WriteError>>,
+    ) -> Result<T, WriteError> {
+        self.runtime.block_on(async {
+            tokio::time::timeout(self.write_timeout, work)
+                .await
+                .unwrap_or(Err(WriteError::TimedOut {
+                    seconds: self.write_timeout.as_secs(),
+                }))
+        })
     }
 
     /// Makes the segment durable and commits the offset after it.
@@ -135,8 +158,9 @@ impl SegmentWriter {
             .into_buckets()
             .finish(&writer_name(topic, partition, first_offset));
         let object_count = objects.len();
-        self.runtime.block_on(async {
-            self.persist(|| self.store.put_overwrite(&marker_path, marker_bytes.clone())).await?;
+        let durable = async {
+            self.persist(|| self.store.put_overwrite(&marker_path, marker_bytes.clone()))
+                .await?;
             let writes = objects.into_iter().map(|object| async move {
                 let bytes = Bytes::from(object.bytes);
                 let written = self.persist(|| self.store.put_object(&object.path, bytes.clone())).await?;
@@ -150,7 +174,8 @@ impl SegmentWriter {
             futures::future::try_join_all(writes).await?;
             dead_letters.confirm(&self.give_up).await?;
             Ok::<(), WriteError>(())
-        })?;
+        };
+        self.block_on_within_timeout(durable)?;
         metrics::histogram!(metrics::FLUSH_SECONDS).record(started.elapsed().as_secs_f64());
 
         let committed = Instant::now();
