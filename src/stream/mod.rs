@@ -445,8 +445,11 @@ impl Processor {
 
     /// Closes every open segment; returns whether all were written and committed.
     fn close_all(&mut self, consumer: &BaseConsumer<EspyContext>, cause: CloseCause) -> bool {
-        (0..self.partitions.len()).fold(true, |complete, index| {
-            self.close(consumer, index, cause) && complete
-        })
+        // Every segment gets its attempt, whatever became of the ones before it.
+        let mut complete = true;
+        for index in 0..self.partitions.len() {
+            complete &= self.close(consumer, index, cause);
+        }
+        complete
     }
 }
