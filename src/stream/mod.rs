@@ -60,6 +60,8 @@ pub enum RunError {
 
 /// How often open segments are checked against the age limit and gauges are updated.
 const TICK: Duration = Duration::from_secs(1);
+/// How often the store is probed for readiness.
+const STORE_PROBE: Duration = Duration::from_secs(15);
 
 /// Entry point of `espy run`: consumes until SIGTERM or SIGINT, then writes open
 /// segments, commits and leaves the group within the configured grace period.
@@ -114,6 +116,7 @@ pub fn run(config: Config) -> Result<(), RunError> {
         rows: Vec::with_capacity(4096),
     };
     let mut next_tick = Instant::now() + TICK;
+    let mut next_probe = Instant::now() + STORE_PROBE;
     while !stop.is_cancelled() {
         let polled = consumer.poll(Duration::from_millis(100));
         for change in consumer.context().take_changes() {
@@ -130,6 +133,10 @@ pub fn run(config: Config) -> Result<(), RunError> {
         if Instant::now() >= next_tick {
             processor.tick(&consumer);
             next_tick = Instant::now() + TICK;
+        }
+        if Instant::now() >= next_probe {
+            processor.writer.probe_store();
+            next_probe = Instant::now() + STORE_PROBE;
         }
     }
 

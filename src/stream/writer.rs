@@ -117,6 +117,17 @@ impl SegmentWriter {
         }
     }
 
+    /// Checks in the background whether the store answers, for readiness while no segment
+    /// is being written.
+    pub fn probe_store(&self) {
+        let (store, health) = (self.store.clone(), self.health.clone());
+        let timeout = self.write_timeout;
+        self.runtime.spawn(async move {
+            let answered = tokio::time::timeout(timeout, store.check()).await;
+            health.set_store_reachable(matches!(answered, Ok(Ok(()))));
+        });
+    }
+
     /// Runs store work on the runtime, failing with [`WriteError::TimedOut`] after the
     /// write timeout.
     fn block_on_within_timeout<T>(
