@@ -52,6 +52,13 @@ impl EspyContext {
 
 impl ClientContext for EspyContext {
     fn stats(&self, statistics: Statistics) {
+        // Bootstrap entries never reach UP once the real brokers are known; any broker up
+        // means the cluster answers.
+        let reachable = statistics
+            .brokers
+            .values()
+            .any(|broker| broker.state == "UP");
+        self.health.set_broker_reachable(reachable);
         for (topic, stats) in &statistics.topics {
             for (partition, partition_stats) in &stats.partitions {
                 // Partition -1 is librdkafka's internal bookkeeping; negative lag is unknown.
