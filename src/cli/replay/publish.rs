@@ -29,12 +29,15 @@ const LOGGED_FAILURES: u64 = 10;
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("cannot create a Kafka producer for {brokers}: {source}")]
-    Producer { brokers: String, source: KafkaError },
+    Producer {
+        brokers: String,
+        source: Box<KafkaError>,
+    },
     #[error("brokers {brokers} did not answer a metadata request for topic {topic}: {source}")]
     Unreachable {
         brokers: String,
         topic: String,
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     #[error("topic {topic} is not available on {brokers}: {reason}")]
     Topic {
@@ -146,7 +149,7 @@ pub fn producer(kafka: &KafkaConfig, compression: &str) -> Result<ReplayProducer
         .create_with_context(Deliveries::default())
         .map_err(|source| PublishError::Producer {
             brokers: kafka.brokers.clone(),
-            source,
+            source: Box::new(source),
         })
 }
 
@@ -164,7 +167,7 @@ pub fn check_topic(
             .map_err(|source| PublishError::Unreachable {
                 brokers: kafka.brokers.clone(),
                 topic: topic.to_string(),
-                source,
+                source: Box::new(source),
             })?;
     let missing = |reason: String| PublishError::Topic {
         brokers: kafka.brokers.clone(),
