@@ -37,7 +37,7 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub rate: Option<NonZeroU32>,
     /// Publish the whole input this many times.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub repeat: u64,
     /// Clone the input's endpoints into this many synthetic hosts, each with its own
     /// computer name (`IT001-h00042.shire.com`) and agent id; host i clones the input's
