@@ -1,7 +1,7 @@
 //! `espy export`: copies the Zeek objects of a time range from the store (a folder or S3)
 //! into a local Zeek tree with the same layout, since RITA reads only local disk.
 //!
-//! It lists one day folder at a time ([`range`]), copies atomically ([`copy`]) and is
+//! It lists one day folder at a time (`range`), copies atomically (`copy`) and is
 //! idempotent: a second run copies nothing. espy's bookkeeping under `_espy/` and anything
 //! that is not a Zeek object name is never copied.
 
@@ -21,7 +21,7 @@ use self::range::ZeekObject;
 use crate::config::{Config, OutputConfig};
 use crate::store::{ObjectEntry, Store};
 
-pub use self::range::parse_time;
+use self::range::parse_time;
 
 /// Objects copied at once: enough to hide S3 round trips, few enough for a laptop's disk.
 const PARALLEL_COPIES: usize = 8;

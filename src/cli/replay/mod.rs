@@ -1,8 +1,8 @@
 //! `espy replay`: publishes NDJSON documents (plain or gzip) to Kafka keyed and
 //! timestamped as Winlogbeat's Kafka output does, for quick starts and load tests.
 //!
-//! [`plan`] prepares every message before the timed phase (optionally as many synthetic
-//! hosts, with times moved to now), [`publish`] sends them and counts deliveries. Replay
+//! `plan` prepares every message before the timed phase (optionally as many synthetic
+//! hosts, with times moved to now), `publish` sends them and counts deliveries. Replay
 //! never decodes events; espy does that on the other side of Kafka.
 
 mod document;
@@ -51,9 +51,10 @@ pub struct ReplayArgs {
     /// newest event happened now; message timestamps follow `@timestamp`.
     #[arg(long)]
     pub shift_to_now: bool,
-    /// Compression of produced batches (librdkafka `compression.codec`).
-    #[arg(long, default_value = "lz4",
-        value_parser = ["none", "lz4", "zstd", "snappy", "gzip"])]
+    /// Compression of produced batches (librdkafka `compression.codec`). lz4 is cheap and
+    /// moved 2.5 to 4 times as many messages a second as `none` against tansu, whose
+    /// cost grows with the bytes it stores; zstd is not in espy's librdkafka build.
+    #[arg(long, default_value = "lz4", value_parser = ["none", "lz4", "snappy", "gzip"])]
     pub compression: String,
 }
 

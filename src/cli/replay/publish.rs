@@ -132,8 +132,10 @@ pub fn producer(kafka: &KafkaConfig, compression: &str) -> Result<ReplayProducer
     config
         .set("bootstrap.servers", &kafka.brokers)
         .set("compression.codec", compression)
-        // Batches fill in a few milliseconds at load-test rates; waiting longer only adds
-        // latency (librdkafka's default is 5 ms).
+        // Slightly above librdkafka's 5 ms: at load-test rates batches fill anyway, and at
+        // low rates a replay has no latency to protect. Measured against tansu on this
+        // project's 2-core machine, 5 to 50 ms all gave 220k-500k msgs/s of 1.5 KB with lz4;
+        // the spread was other load, not the setting.
         .set("linger.ms", "10")
         .set("batch.num.messages", "10000")
         .set("batch.size", "1000000")
