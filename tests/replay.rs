@@ -476,3 +476,26 @@ fn documents_that_cannot_be_delivered_are_counted_and_fail_the_run() {
         "error: {stderr}"
     );
 }
+
+#[test]
+fn kafka_options_pass_through_to_reach_a_broker_behind_tls() {
+    let (broker, tls) = Broker::start_behind_tls();
+    broker.create_topic("secure", 1);
+    let input = corpus(WINLOGBEAT6);
+    let ca = format!("ssl.ca.location={}", tls.ca_path().display());
+
+    let output = replay(&[
+        input.to_str().unwrap(),
+        "--topic",
+        "secure",
+        "--brokers",
+        &broker.bootstrap(),
+        "--kafka-option",
+        "security.protocol=ssl",
+        "--kafka-option",
+        &ca,
+    ]);
+
+    assert!(output.status.success(), "replay over TLS failed");
+    consume(&broker, "secure", lines(&input).len());
+}
