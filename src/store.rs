@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -70,6 +71,15 @@ pub enum Written {
     Stored,
     /// An identical object was already there: a replay of a segment written before.
     AlreadyIdentical,
+}
+
+/// An object below the root, as a listing names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEntry {
+    /// The name below the root, `/`-separated.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// The output root: a folder or a bucket and prefix.
@@ -216,6 +226,49 @@ impl Store {
                 prefix: prefix.to_string(),
                 source,
             })
+    }
+
+    /// Objects under `prefix` (a folder-like path without trailing slash) with their sizes.
+    /// Listing one prefix at a time (a day of the Zeek tree) keeps a caller from walking
+    /// the whole bucket.
+    pub async fn list_entries(&self, prefix: &str) -> Result<Vec<ObjectEntry>, StoreError> {
+        let location = (!prefix.is_empty()).then(|| Path::from(prefix));
+        self.inner
+            .list(location.as_ref())
+            .map_ok(|meta| ObjectEntry {
+                path: meta.location.to_string(),
+                size: meta.size,
+            })
+            .try_collect()
+            .await
+            .map_err(|source| StoreError::List {
+                prefix: prefix.to_string(),
+                source,
+            })
+    }
+
+    /// Reads an object as a stream of chunks, so that a large object never has to fit in
+    /// memory. A missing object is a [`StoreError::Get`] naming it.
+    pub async fn get_stream(
+        &self,
+        path: &str,
+    ) -> Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
+        let result = self
+            .inner
+            .get(&Path::from(path))
+            .await
+            .map_err(|source| StoreError::Get {
+                path: path.to_string(),
+                source,
+            })?;
+        let path = path.to_string();
+        Ok(result
+            .into_stream()
+            .map_err(move |source| StoreError::Get {
+                path: path.clone(),
+                source,
+            })
+            .boxed())
     }
 
     /// A cheap round trip that tells whether the store answers, for readiness.

@@ -195,13 +195,14 @@ fn writer_prefix(inputs: &[PathBuf]) -> String {
     format!("convert-{:016x}", hasher.finish())
 }
 
-fn trim_line_end(line: &[u8]) -> &[u8] {
+/// A line without its `\n` or `\r\n` ending.
+pub(crate) fn trim_line_end(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// Opens a file or stdin, decompressing gzip (detected by its magic bytes).
-fn open_input(path: &Path, progress: &ProgressBar) -> anyhow::Result<Box<dyn BufRead>> {
+pub(crate) fn open_input(path: &Path, progress: &ProgressBar) -> anyhow::Result<Box<dyn BufRead>> {
     let raw: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
