@@ -96,10 +96,12 @@ fn write(out: &mut Vec<u8>, value: &[u8], in_container: bool) {
                 }
             }
             _ => {
-                out.extend_from_slice(&rest[start..i]);
                 if b == b'\\' {
-                    out.extend_from_slice(b"\\\\");
+                    // The run and the backslash in one copy, then its double.
+                    out.extend_from_slice(&rest[start..=i]);
+                    out.push(b'\\');
                 } else {
+                    out.extend_from_slice(&rest[start..i]);
                     push_hex(out, b);
                 }
                 i += 1;

@@ -18,6 +18,10 @@ use super::{Hour, LogType, conn, dns};
 /// bucket, instead of the ~300 KB a live deflate stream holds.
 pub const MEMBER_BYTES: usize = 128 * 1024;
 
+/// Room above [`MEMBER_BYTES`] for the rows that pass it: one event's rows are a few
+/// hundred bytes.
+const MEMBER_HEADROOM: usize = 16 * 1024;
+
 /// gzip level: zlib's default, the usual trade of speed for size.
 const LEVEL: u32 = 6;
 
@@ -41,32 +45,42 @@ thread_local! {
 /// zat, `zcat`) read every member.
 pub struct ObjectBuilder {
     hour: Hour,
-    /// Complete gzip members.
-    compressed: Vec<u8>,
+    /// Complete gzip members, each in an allocation of its own size: one growing buffer
+    /// would hold up to twice its length while it doubles, and copy itself as it does.
+    members: Vec<Vec<u8>>,
+    compressed_len: usize,
     /// Text not yet compressed: whole lines only.
     pending: Vec<u8>,
 }
 
 impl ObjectBuilder {
     pub fn new(log: LogType, hour: Hour) -> ObjectBuilder {
-        let mut pending = Vec::with_capacity(MEMBER_BYTES + 4096);
+        let mut pending = Vec::with_capacity(4096);
         write_header(&mut pending, log, hour);
         ObjectBuilder {
             hour,
-            compressed: Vec::new(),
+            members: Vec::new(),
+            compressed_len: 0,
             pending,
         }
     }
 
     /// Appends complete rows produced by [`super::Formatter::append_rows`].
     pub fn append(&mut self, rows: &[u8]) {
+        let needed = self.pending.len() + rows.len();
+        if needed > self.pending.capacity() {
+            // Straight to a member and the rows that pass it, instead of doubling past it:
+            // a bucket holding a few stragglers stays small, a busy one allocates once.
+            let target = needed.max(MEMBER_BYTES + MEMBER_HEADROOM);
+            self.pending.reserve_exact(target - self.pending.len());
+        }
         self.pending.extend_from_slice(rows);
         self.compress_full_members();
     }
 
     /// Bytes held so far, compressed and not yet compressed, for memory accounting.
     pub fn compressed_len(&self) -> usize {
-        self.compressed.len() + self.pending.len()
+        self.compressed_len + self.pending.len()
     }
 
     /// The whole object: what was appended, `#close`, and the end of the last member.
@@ -75,10 +89,12 @@ impl ObjectBuilder {
         write_stamp(&mut self.pending, self.hour.end());
         self.pending.push(b'\n');
         self.compress_full_members();
-        let rest = std::mem::take(&mut self.pending);
-        compress_member(&rest, &mut self.compressed);
-        self.compressed.shrink_to_fit();
-        self.compressed
+        let last = compress_member(&self.pending);
+        let mut object = Vec::with_capacity(self.compressed_len + last.len());
+        for member in self.members.iter().chain([&last]) {
+            object.extend_from_slice(member);
+        }
+        object
     }
 
     /// Compresses every complete member: up to the end of the first line that reaches
@@ -91,7 +107,9 @@ impl ObjectBuilder {
                 break;
             };
             let end = start + MEMBER_BYTES + newline;
-            compress_member(&self.pending[start..end], &mut self.compressed);
+            let member = compress_member(&self.pending[start..end]);
+            self.compressed_len += member.len();
+            self.members.push(member);
             start = end;
         }
         if start > 0 {
@@ -100,18 +118,21 @@ impl ObjectBuilder {
     }
 }
 
-/// Appends `text` to `out` as one complete gzip member.
-fn compress_member(text: &[u8], out: &mut Vec<u8>) {
+/// `text` as one complete gzip member.
+fn compress_member(text: &[u8]) -> Vec<u8> {
+    // Zeek rows compress to well under a third; the loop below grows the buffer if not.
+    let mut out = Vec::with_capacity(text.len() / 3 + 64);
     out.extend_from_slice(&GZIP_HEADER);
     COMPRESSOR.with_borrow_mut(|compress| {
         compress.reset();
         let start = compress.total_in();
         loop {
             let consumed = (compress.total_in() - start) as usize;
-            // Text compresses to well under half; the loop grows the buffer if not.
-            out.reserve((text.len() - consumed) / 2 + 64);
+            if out.len() == out.capacity() {
+                out.reserve((text.len() - consumed) / 2 + 64);
+            }
             let status = compress
-                .compress_vec(&text[consumed..], out, FlushCompress::Finish)
+                .compress_vec(&text[consumed..], &mut out, FlushCompress::Finish)
                 .expect("deflate accepts any input held in memory");
             if status == Status::StreamEnd {
                 break;
@@ -123,6 +144,8 @@ fn compress_member(text: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&crc.sum().to_le_bytes());
     // ISIZE is the length modulo 2^32 (RFC 1952).
     out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    out.shrink_to_fit();
+    out
 }
 
 /// The header every object starts with; `#open` is the start of its hour.

@@ -32,8 +32,14 @@ const DOMAIN: &[u8] = b"espy uid 1\0";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Uid(pub [u8; UID_LEN]);
 
-/// Feeds an event's identity to the hash in the encoding described above.
-pub(crate) struct UidHasher(SipHasher13);
+/// Feeds an event's identity to the hash in the encoding described above. Small fields
+/// are gathered in a buffer first: SipHash reads the same byte stream however it is split,
+/// and one call per event is cheaper than one per field.
+pub(crate) struct UidHasher {
+    sip: SipHasher13,
+    buffer: [u8; 256],
+    len: usize,
+}
 
 impl UidHasher {
     /// Starts a uid for a Sysmon event id (3 or 22).
@@ -41,37 +47,54 @@ impl UidHasher {
         let key = ESPY_NAMESPACE.as_bytes();
         let k0 = u64::from_le_bytes(key[..8].try_into().expect("8 bytes"));
         let k1 = u64::from_le_bytes(key[8..].try_into().expect("8 bytes"));
-        let mut hasher = UidHasher(SipHasher13::new_with_keys(k0, k1));
-        hasher.0.write(DOMAIN);
-        hasher.0.write(&[event_id]);
+        let mut hasher = UidHasher {
+            sip: SipHasher13::new_with_keys(k0, k1),
+            buffer: [0; 256],
+            len: 0,
+        };
+        hasher.push(DOMAIN);
+        hasher.push(&[event_id]);
         hasher
     }
 
+    fn push(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > self.buffer.len() {
+            self.sip.write(&self.buffer[..self.len]);
+            self.len = 0;
+            if bytes.len() > self.buffer.len() {
+                self.sip.write(bytes);
+                return;
+            }
+        }
+        self.buffer[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
     pub fn raw(&mut self, bytes: &[u8]) {
-        self.0.write(bytes);
+        self.push(bytes);
     }
 
     pub fn u8(&mut self, value: u8) {
-        self.0.write(&[value]);
+        self.push(&[value]);
     }
 
     pub fn u16(&mut self, value: u16) {
-        self.0.write(&value.to_le_bytes());
+        self.push(&value.to_le_bytes());
     }
 
     pub fn u32(&mut self, value: u32) {
-        self.0.write(&value.to_le_bytes());
+        self.push(&value.to_le_bytes());
     }
 
     pub fn i64(&mut self, value: i64) {
-        self.0.write(&value.to_le_bytes());
+        self.push(&value.to_le_bytes());
     }
 
     pub fn str(&mut self, value: &str) {
         // A string over 4 GiB cannot occur (messages are limited to megabytes); saturating
         // keeps the encoding total anyway.
         self.u32(u32::try_from(value.len()).unwrap_or(u32::MAX));
-        self.0.write(value.as_bytes());
+        self.push(value.as_bytes());
     }
 
     pub fn opt_str(&mut self, value: Option<&str>) {
@@ -98,40 +121,54 @@ impl UidHasher {
         match ip {
             IpAddr::V4(v4) => {
                 self.u8(4);
-                self.0.write(&v4.octets());
+                self.push(&v4.octets());
             }
             IpAddr::V6(v6) => {
                 self.u8(6);
-                self.0.write(&v6.octets());
+                self.push(&v6.octets());
             }
         }
     }
 
     /// The uid: the first 96 bits of the hash's little-endian bytes (h1 then h2), read as a
     /// big-endian number, in base62. 62^16 < 2^96 < 62^17, so the first digit is `0` or `1`.
-    pub fn finish(self) -> Uid {
-        let bytes = self.0.finish128().as_bytes();
+    pub fn finish(mut self) -> Uid {
+        self.sip.write(&self.buffer[..self.len]);
+        let bytes = self.sip.finish128().as_bytes();
         encode(bytes[..12].try_into().expect("12 bytes"))
     }
 }
 
 /// `C` and the base62 digits of a 96-bit big-endian number, padded with `0` to 17.
 fn encode(bits: [u8; 12]) -> Uid {
+    // Two long divisions by 62^5 (which fits a 32-bit limb) peel off five digits each; the
+    // quotient left, below 2^96 / 62^10 < 2^37, gives the last seven with plain u64 steps.
+    const CHUNK: u64 = 62u64.pow(5);
     let mut limbs = [0u32; 3];
     for (limb, chunk) in limbs.iter_mut().zip(bits.chunks_exact(4)) {
         *limb = u32::from_be_bytes(chunk.try_into().expect("4 bytes"));
     }
     let mut uid = [b'0'; UID_LEN];
     uid[0] = b'C';
-    for digit in uid[1..].iter_mut().rev() {
-        // Long division of the 96-bit number by 62, one 32-bit limb at a time.
+    let mut digits = uid[1..].rchunks_mut(5);
+    for _ in 0..2 {
         let mut remainder = 0u64;
         for limb in limbs.iter_mut() {
             let value = (remainder << 32) | u64::from(*limb);
-            *limb = (value / 62) as u32;
-            remainder = value % 62;
+            *limb = (value / CHUNK) as u32;
+            remainder = value % CHUNK;
         }
-        *digit = DIGITS[remainder as usize];
+        let chunk = digits.next().expect("17 digits");
+        for digit in chunk.iter_mut().rev() {
+            *digit = DIGITS[(remainder % 62) as usize];
+            remainder /= 62;
+        }
+    }
+    debug_assert_eq!(limbs[0], 0);
+    let mut rest = (u64::from(limbs[1]) << 32) | u64::from(limbs[2]);
+    for digit in uid[1..8].iter_mut().rev() {
+        *digit = DIGITS[(rest % 62) as usize];
+        rest /= 62;
     }
     Uid(uid)
 }
@@ -180,6 +217,19 @@ mod tests {
             text([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
             "C00P9MVMcaXWHEX8yi"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn base62_agrees_with_plain_u128_arithmetic(bits in proptest::prelude::any::<[u8; 12]>()) {
+            let mut number = bits.iter().fold(0u128, |n, b| n << 8 | u128::from(*b));
+            let mut expected = [0u8; 17];
+            for digit in expected.iter_mut().rev() {
+                *digit = DIGITS[(number % 62) as usize];
+                number /= 62;
+            }
+            proptest::prop_assert_eq!(&encode(bits).0[1..], &expected[..]);
+        }
     }
 
     #[test]
