@@ -4,6 +4,12 @@
 //! An object is a pure function of its log type, hour and rows: `#open`/`#close` are the
 //! hour's bounds, gzip headers carry no time or name, and members are cut by row bytes
 //! alone, so that a replay rewrites an object byte for byte.
+//!
+//! That holds for one build. zlib-ng 2.3 (flate2's backend here) chooses the same matches on
+//! every CPU, its SIMD paths computing the same results, but another zlib-ng version may
+//! compress the same text differently: a segment replayed by a replica of a newer build
+//! (during a rolling upgrade) then writes different bytes, which a create-only store
+//! reports as a conflict although the text is identical.
 
 use std::cell::RefCell;
 
