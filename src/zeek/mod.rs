@@ -2,9 +2,34 @@
 //! agent identity and orientation rules, uids, escaping, and whole gzip log objects with
 //! their header and names.
 //!
-//! Nothing here does I/O; objects are built in memory and handed to a store.
+//! Nothing here does I/O; objects are built in memory and handed to a store. The pieces:
+//! `settings` (the `[records]` config, compiled), `identity` (agent UUID and host name),
+//! `orientation` (which end is the originator), `uid`, `escape` and `value` (how strings and
+//! other values are written), `conn` and `dns` (the rows), `object` (gzip objects, names).
+
+mod conn;
+mod dns;
+pub mod escape;
+mod identity;
+mod object;
+mod orientation;
+mod row;
+mod settings;
+mod uid;
+mod value;
+
+#[cfg(test)]
+mod tests;
 
 use crate::event::{Detail, Micros, SysmonEvent};
+
+pub use identity::ESPY_NAMESPACE;
+use identity::IdentityCache;
+pub use object::{MEMBER_BYTES, ObjectBuilder, object_path};
+use row::Common;
+use settings::Settings;
+pub use settings::{FormatError, FormatSettings, NetworkSettings, default_local_networks};
+pub use uid::UID_LEN;
 
 /// The Zeek log a row belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,65 +77,41 @@ impl Hour {
     }
 }
 
-/// Settings that decide how events become rows; the `[records]` section of the config.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FormatSettings {
-    pub full_hostname: bool,
+/// Turns events into Zeek rows under one set of [`FormatSettings`].
+///
+/// It is `Send` but not `Sync`: a small cache of recent hosts' agent UUIDs sits behind
+/// interior mutability, and each consuming thread owns its formatter (`Clone` gives another).
+#[derive(Debug, Clone)]
+pub struct Formatter {
+    settings: Settings,
+    identities: IdentityCache,
 }
 
-/// Settings that cannot be used, naming the offending value.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid records settings: {0}")]
-pub struct FormatError(pub String);
-
-/// Turns events into Zeek rows under one set of [`FormatSettings`].
-#[derive(Debug, Clone)]
-pub struct Formatter {}
-
 impl Formatter {
+    /// Checks and compiles the settings: local networks, named networks' patterns and ids.
     pub fn new(settings: FormatSettings) -> Result<Formatter, FormatError> {
-        let _ = settings;
-        Ok(Formatter {})
+        Ok(Formatter {
+            settings: Settings::compile(&settings)?,
+            identities: IdentityCache::default(),
+        })
     }
 
     /// Appends the event's row (conn) or rows (dns, one per host address) to `out`, each
     /// ending in a newline, and returns how many rows it wrote.
     pub fn append_rows(&self, event: &SysmonEvent<'_>, out: &mut Vec<u8>) -> usize {
-        let _ = (event, out);
-        todo!("Formatter::append_rows")
+        let common = Common {
+            event,
+            agent: self
+                .identities
+                .get(&self.settings, &event.computer_name, &event.agent),
+            hostname: identity::agent_hostname(&self.settings, &event.computer_name),
+        };
+        match &event.detail {
+            Detail::Connection(connection) => {
+                conn::append_row(&self.settings, &common, connection, out);
+                1
+            }
+            Detail::Dns(query) => dns::append_rows(&common, query, out),
+        }
     }
-}
-
-/// One gzip Zeek log object being built: header written at creation, rows appended,
-/// `#close` and the gzip trailer written by [`ObjectBuilder::finish`].
-pub struct ObjectBuilder {}
-
-impl ObjectBuilder {
-    pub fn new(log: LogType, hour: Hour) -> ObjectBuilder {
-        let _ = (log, hour);
-        todo!("ObjectBuilder::new")
-    }
-
-    /// Appends complete rows produced by [`Formatter::append_rows`].
-    pub fn append(&mut self, rows: &[u8]) {
-        let _ = rows;
-        todo!("ObjectBuilder::append")
-    }
-
-    /// Compressed bytes so far, for memory accounting.
-    pub fn compressed_len(&self) -> usize {
-        todo!("ObjectBuilder::compressed_len")
-    }
-
-    pub fn finish(self) -> Vec<u8> {
-        todo!("ObjectBuilder::finish")
-    }
-}
-
-/// The object name below the root: `<YYYY-MM-DD>/<path>.<HH>:00:00-<HH+1>:00:00-<writer>.log.gz`.
-/// `writer` must already be limited to `[A-Za-z0-9._-]`.
-pub fn object_path(log: LogType, hour: Hour, writer: &str) -> String {
-    let _ = (log, hour, writer);
-    todo!("object_path")
 }
