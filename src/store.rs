@@ -164,7 +164,9 @@ impl Store {
             Ok(_) => Ok(Written::Stored),
             Err(object_store::Error::AlreadyExists { .. }) => {
                 match self.get(path).await? {
-                    Some(existing) if existing == bytes => Ok(Written::AlreadyIdentical),
+                    Some(existing) if same_content(&existing, &bytes) => {
+                        Ok(Written::AlreadyIdentical)
+                    }
                     // Vanished between the two calls: only a concurrent writer can do that.
                     _ => Err(StoreError::Conflict {
                         path: path.to_string(),
@@ -277,6 +279,23 @@ impl Store {
     }
 }
 
+/// Whether an existing object holds what a replay would write: the same bytes, or, since
+/// another build of the compressor may cut the same text differently (a rolling upgrade
+/// replaying a segment), the same text once decompressed.
+fn same_content(existing: &[u8], new: &[u8]) -> bool {
+    use std::io::Read;
+    if existing == new {
+        return true;
+    }
+    let text = |gzip: &[u8]| {
+        let mut text = Vec::new();
+        flate2::read::MultiGzDecoder::new(gzip)
+            .read_to_end(&mut text)
+            .map(|_| text)
+    };
+    matches!((text(existing), text(new)), (Ok(a), Ok(b)) if a == b)
+}
+
 /// An object name that is never written; reading it proves the store answers.
 const PROBE_OBJECT: &str = "_espy/readiness-probe";
 
@@ -286,5 +305,52 @@ fn prefixed(store: impl ObjectStore, prefix: &str) -> Arc<dyn ObjectStore> {
         Arc::new(store)
     } else {
         Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gzip(text: &[u8], level: u32) -> Bytes {
+        let mut encoder =
+            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+        encoder.write_all(text).expect("compress");
+        Bytes::from(encoder.finish().expect("finish"))
+    }
+
+    fn folder_store(root: &std::path::Path) -> Store {
+        Store::open(&OutputConfig {
+            root: root.to_string_lossy().into_owned(),
+            ..OutputConfig::default()
+        })
+        .expect("open folder store")
+    }
+
+    #[tokio::test]
+    async fn a_replayed_object_is_accepted_and_a_different_one_is_a_conflict() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = folder_store(dir.path());
+        let path = "2019-12-05/conn.04:00:00-05:00:00-t.p0000.o000000000000.log.gz";
+        let rows = b"#separator \\x09\n1575518400.000000\tC0\n".repeat(50);
+
+        let first = store.put_object(path, gzip(&rows, 6)).await.expect("first");
+        let same = store.put_object(path, gzip(&rows, 6)).await.expect("same");
+        // Another compressor build: other bytes, same text.
+        let recompressed = store
+            .put_object(path, gzip(&rows, 1))
+            .await
+            .expect("same text");
+        let other = store.put_object(path, gzip(b"other rows\n", 6)).await;
+
+        assert_eq!(first, Written::Stored);
+        assert_eq!(same, Written::AlreadyIdentical);
+        assert_eq!(recompressed, Written::AlreadyIdentical);
+        assert!(
+            matches!(other, Err(StoreError::Conflict { .. })),
+            "{other:?}"
+        );
     }
 }
