@@ -1,0 +1,678 @@
+//! The parts of a document that `input` reads, as one union of every supported shape's
+//! fields, filled by a single borrowed serde pass over the bytes.
+//!
+//! Every field is optional and accepts any JSON type: a value of an unexpected type is for
+//! the extractors to judge, never a parse error, so a parse fails only on invalid JSON or a
+//! repeated key. Unknown keys are skipped; strings borrow from the document unless they hold
+//! escapes (`SHIRE\\pgustavo`).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer, StringDeserializer};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// A JSON value where espy expects a scalar, keeping its JSON type for the extractors:
+/// ports and pids are strings in raw shapes and numbers in ECS, event ids either.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    UInt(u64),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// `null`, an object or an array: nothing espy reads as a scalar.
+    Other,
+}
+
+impl Scalar<'_> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Scalar::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// Sysmon's own event fields, wherever the shape puts them: `winlog.event_data` (Winlogbeat 8
+/// raw), `event_data` (Winlogbeat 6), or the top level (NXLog). Only the ones espy writes.
+#[derive(Debug, Default)]
+pub(crate) struct EventData<'a> {
+    pub utc_time: Option<Scalar<'a>>,
+    pub process_guid: Option<Scalar<'a>>,
+    pub process_id: Option<Scalar<'a>>,
+    pub image: Option<Scalar<'a>>,
+    pub user: Option<Scalar<'a>>,
+    pub protocol: Option<Scalar<'a>>,
+    pub initiated: Option<Scalar<'a>>,
+    pub source_ip: Option<Scalar<'a>>,
+    pub source_port: Option<Scalar<'a>>,
+    pub destination_ip: Option<Scalar<'a>>,
+    pub destination_port: Option<Scalar<'a>>,
+    pub destination_port_name: Option<Scalar<'a>>,
+    pub query_name: Option<Scalar<'a>>,
+    pub query_status: Option<Scalar<'a>>,
+    pub query_results: Option<Scalar<'a>>,
+}
+
+impl<'a> EventData<'a> {
+    /// The slot for a Sysmon field name, with the name as a static string for errors; `None`
+    /// for fields espy does not read. Names are case-sensitive: NXLog's own `ProcessID` (the
+    /// Sysmon service's pid) is not Sysmon's `ProcessId`.
+    fn slot(&mut self, name: &str) -> Option<(&mut Option<Scalar<'a>>, &'static str)> {
+        Some(match name {
+            "UtcTime" => (&mut self.utc_time, "UtcTime"),
+            "ProcessGuid" => (&mut self.process_guid, "ProcessGuid"),
+            "ProcessId" => (&mut self.process_id, "ProcessId"),
+            "Image" => (&mut self.image, "Image"),
+            "User" => (&mut self.user, "User"),
+            "Protocol" => (&mut self.protocol, "Protocol"),
+            "Initiated" => (&mut self.initiated, "Initiated"),
+            "SourceIp" => (&mut self.source_ip, "SourceIp"),
+            "SourcePort" => (&mut self.source_port, "SourcePort"),
+            "DestinationIp" => (&mut self.destination_ip, "DestinationIp"),
+            "DestinationPort" => (&mut self.destination_port, "DestinationPort"),
+            "DestinationPortName" => (&mut self.destination_port_name, "DestinationPortName"),
+            "QueryName" => (&mut self.query_name, "QueryName"),
+            "QueryStatus" => (&mut self.query_status, "QueryStatus"),
+            "QueryResults" => (&mut self.query_results, "QueryResults"),
+            _ => return None,
+        })
+    }
+}
+
+/// One document, every shape's fields side by side.
+#[derive(Debug, Default)]
+pub(crate) struct Document<'a> {
+    /// `@timestamp`: UtcTime in the ECS shapes, the shipper's time elsewhere.
+    pub timestamp: Option<Scalar<'a>>,
+    pub winlog: Option<Winlog<'a>>,
+    pub event: Option<EventMeta<'a>>,
+    pub agent: Option<AgentFields<'a>>,
+    pub host: Option<HostFields<'a>>,
+    pub ecs: Ecs<'a>,
+    pub wlb6: Wlb6<'a>,
+    pub flat: Flat<'a>,
+    /// Azure Monitor's provider fields, read only to recognise Sysmon in a shape espy
+    /// rejects as unsupported.
+    pub azure_provider: Option<Scalar<'a>>,
+    pub azure_event_source_name: Option<Scalar<'a>>,
+}
+
+/// ECS fields written by Winlogbeat 7's Sysmon processor or Elastic's ingest pipeline.
+#[derive(Debug, Default)]
+pub(crate) struct Ecs<'a> {
+    pub source: Option<EcsEndpoint<'a>>,
+    pub destination: Option<EcsEndpoint<'a>>,
+    pub network: Option<Network<'a>>,
+    pub process: Option<EcsProcess<'a>>,
+    pub user: Option<EcsUser<'a>>,
+    pub dns: Option<EcsDns<'a>>,
+    pub sysmon: Option<SysmonFields<'a>>,
+}
+
+/// Winlogbeat 6's top-level fields.
+#[derive(Debug, Default)]
+pub(crate) struct Wlb6<'a> {
+    pub source_name: Option<Scalar<'a>>,
+    pub log_name: Option<Scalar<'a>>,
+    pub computer_name: Option<Scalar<'a>>,
+    pub event_id: Option<Scalar<'a>>,
+    pub event_data: Option<EventData<'a>>,
+}
+
+/// NXLog's flat header fields, and the Sysmon fields it puts beside them.
+#[derive(Debug, Default)]
+pub(crate) struct Flat<'a> {
+    pub source_name: Option<Scalar<'a>>,
+    pub channel: Option<Scalar<'a>>,
+    pub event_id: Option<Scalar<'a>>,
+    pub hostname: Option<Scalar<'a>>,
+    pub data: EventData<'a>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct Winlog<'a> {
+    #[serde(borrow)]
+    pub provider_name: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub channel: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub event_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub computer_name: Option<Scalar<'a>>,
+    #[serde(borrow, deserialize_with = "object")]
+    pub event_data: Option<EventData<'a>>,
+}
+
+/// ECS `event.*`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct EventMeta<'a> {
+    #[serde(borrow)]
+    pub provider: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub code: Option<Scalar<'a>>,
+}
+
+/// Beats' `agent.*`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct AgentFields<'a> {
+    #[serde(borrow)]
+    pub id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub hostname: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub name: Option<Scalar<'a>>,
+}
+
+/// Beats' `host.*` from `add_host_metadata`; `ip` is a list of strings (or one string).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct HostFields<'a> {
+    #[serde(borrow, deserialize_with = "list")]
+    pub ip: Vec<Scalar<'a>>,
+}
+
+/// ECS `source` and `destination`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct EcsEndpoint<'a> {
+    #[serde(borrow)]
+    pub ip: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub port: Option<Scalar<'a>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct Network<'a> {
+    #[serde(borrow)]
+    pub transport: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub direction: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub protocol: Option<Scalar<'a>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct EcsProcess<'a> {
+    #[serde(borrow)]
+    pub executable: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub pid: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub entity_id: Option<Scalar<'a>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct EcsUser<'a> {
+    #[serde(borrow)]
+    pub domain: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub name: Option<Scalar<'a>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct EcsDns<'a> {
+    #[serde(borrow, deserialize_with = "object")]
+    pub question: Option<Question<'a>>,
+    #[serde(borrow, deserialize_with = "list")]
+    pub answers: Vec<EcsAnswer<'a>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct Question<'a> {
+    #[serde(borrow)]
+    pub name: Option<Scalar<'a>>,
+}
+
+/// One `dns.answers` entry. Only `data` is read: whether it is an address is decided from
+/// the value itself, the same way as for Sysmon's `QueryResults`.
+#[derive(Debug, Default)]
+pub(crate) struct EcsAnswer<'a> {
+    pub data: Option<Scalar<'a>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct EcsAnswerObject<'a> {
+    #[serde(borrow)]
+    data: Option<Scalar<'a>>,
+}
+
+/// `sysmon.*`, where the processor puts the DNS status.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct SysmonFields<'a> {
+    #[serde(borrow, deserialize_with = "object")]
+    pub dns: Option<SysmonDns<'a>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct SysmonDns<'a> {
+    #[serde(borrow)]
+    pub status: Option<Scalar<'a>>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Deserialisation. Everything below is lenient by construction: a visitor accepts every JSON
+// type and turns the ones it cannot use into "absent".
+
+/// The visits that turn a value a visitor cannot use into `$absent`.
+macro_rules! absent_unless_handled {
+    ($absent:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+    };
+}
+
+impl<'de> Deserialize<'de> for Document<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(DocumentVisitor)
+    }
+}
+
+struct DocumentVisitor;
+
+impl<'de> Visitor<'de> for DocumentVisitor {
+    type Value = Document<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document<'de>, A::Error> {
+        let mut doc = Document::default();
+        while let Some(Key(key)) = map.next_key()? {
+            match &*key {
+                "@timestamp" => put(&mut doc.timestamp, "@timestamp", &mut map)?,
+                "winlog" => put_object(&mut doc.winlog, "winlog", &mut map)?,
+                "event" => put_object(&mut doc.event, "event", &mut map)?,
+                "agent" => put_object(&mut doc.agent, "agent", &mut map)?,
+                "host" => put_object(&mut doc.host, "host", &mut map)?,
+                "source" => put_object(&mut doc.ecs.source, "source", &mut map)?,
+                "destination" => put_object(&mut doc.ecs.destination, "destination", &mut map)?,
+                "network" => put_object(&mut doc.ecs.network, "network", &mut map)?,
+                "process" => put_object(&mut doc.ecs.process, "process", &mut map)?,
+                "user" => put_object(&mut doc.ecs.user, "user", &mut map)?,
+                "dns" => put_object(&mut doc.ecs.dns, "dns", &mut map)?,
+                "sysmon" => put_object(&mut doc.ecs.sysmon, "sysmon", &mut map)?,
+                "source_name" => put(&mut doc.wlb6.source_name, "source_name", &mut map)?,
+                "log_name" => put(&mut doc.wlb6.log_name, "log_name", &mut map)?,
+                "computer_name" => put(&mut doc.wlb6.computer_name, "computer_name", &mut map)?,
+                "event_id" => put(&mut doc.wlb6.event_id, "event_id", &mut map)?,
+                "event_data" => put_object(&mut doc.wlb6.event_data, "event_data", &mut map)?,
+                "SourceName" => put(&mut doc.flat.source_name, "SourceName", &mut map)?,
+                "Channel" => put(&mut doc.flat.channel, "Channel", &mut map)?,
+                "EventID" => put(&mut doc.flat.event_id, "EventID", &mut map)?,
+                "Hostname" => put(&mut doc.flat.hostname, "Hostname", &mut map)?,
+                "Provider" => put(&mut doc.azure_provider, "Provider", &mut map)?,
+                "EventSourceName" => put(
+                    &mut doc.azure_event_source_name,
+                    "EventSourceName",
+                    &mut map,
+                )?,
+                other => match doc.flat.data.slot(other) {
+                    Some((slot, name)) => put(slot, name, &mut map)?,
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                },
+            }
+        }
+        Ok(doc)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for EventData<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EventDataVisitor(PhantomData))
+    }
+}
+
+struct EventDataVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for EventDataVisitor<'a> {
+    type Value = EventData<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of Sysmon event fields")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventData<'a>, A::Error> {
+        let mut data = EventData::default();
+        while let Some(Key(key)) = map.next_key()? {
+            match data.slot(&key) {
+                Some((slot, name)) => put(slot, name, &mut map)?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(data)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for EcsAnswer<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(EcsAnswerVisitor(PhantomData))
+    }
+}
+
+/// An answer is normally `{type, data}`; a bare string is taken as its data.
+struct EcsAnswerVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for EcsAnswerVisitor<'a> {
+    type Value = EcsAnswer<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a DNS answer")
+    }
+
+    absent_unless_handled!(EcsAnswer { data: None });
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<EcsAnswer<'a>, E> {
+        Ok(EcsAnswer {
+            data: Some(Scalar::Str(Cow::Borrowed(v))),
+        })
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<EcsAnswer<'a>, E> {
+        Ok(EcsAnswer {
+            data: Some(Scalar::Str(Cow::Owned(v.to_owned()))),
+        })
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<EcsAnswer<'a>, A::Error> {
+        let object = EcsAnswerObject::deserialize(MapAccessDeserializer::new(map))?;
+        Ok(EcsAnswer { data: object.data })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<EcsAnswer<'a>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(EcsAnswer { data: None })
+    }
+}
+
+/// Reads a key or scalar value into `slot`; a key seen twice is an error, because a document
+/// with two different values for a field espy reads has no single meaning.
+fn put<'de, A, T>(slot: &mut Option<T>, key: &'static str, map: &mut A) -> Result<(), A::Error>
+where
+    A: MapAccess<'de>,
+    T: Deserialize<'de>,
+{
+    if slot.is_some() {
+        return Err(de::Error::duplicate_field(key));
+    }
+    *slot = map.next_value::<Option<T>>()?;
+    Ok(())
+}
+
+/// Like [`put`] for an object: a value that is not an object counts as absent.
+fn put_object<'de, A, T>(
+    slot: &mut Option<T>,
+    key: &'static str,
+    map: &mut A,
+) -> Result<(), A::Error>
+where
+    A: MapAccess<'de>,
+    T: Deserialize<'de>,
+{
+    if slot.is_some() {
+        return Err(de::Error::duplicate_field(key));
+    }
+    *slot = map.next_value::<Lenient<T>>()?.0;
+    Ok(())
+}
+
+/// `deserialize_with` helper for nested objects of derived structs.
+fn object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Lenient::<T>::deserialize(deserializer).map(|lenient| lenient.0)
+}
+
+/// `deserialize_with` helper for lists: an array of items, or one item on its own, or
+/// nothing for any other JSON type.
+fn list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    deserializer.deserialize_any(ListVisitor(PhantomData))
+}
+
+/// An object key, borrowed unless it holds escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor(PhantomData))
+    }
+}
+
+struct ScalarVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for ScalarVisitor<'a> {
+    type Value = Scalar<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Str(Cow::Owned(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::UInt(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Int(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Float(v))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Scalar<'a>, D::Error> {
+        Scalar::deserialize(deserializer)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'a>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'a>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other)
+    }
+}
+
+/// An object of type `T`, or `None` when the value is any other JSON type.
+struct Lenient<T>(Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LenientVisitor(PhantomData))
+    }
+}
+
+struct LenientVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for LenientVisitor<T> {
+    type Value = Lenient<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    absent_unless_handled!(Lenient(None));
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Lenient<T>, E> {
+        Ok(Lenient(None))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Lenient<T>, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(|value| Lenient(Some(value)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Lenient<T>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Lenient(None))
+    }
+}
+
+struct ListVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    absent_unless_handled!(Vec::new());
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Vec<T>, E> {
+        T::deserialize(BorrowedStrDeserializer::new(v)).map(|item| vec![item])
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<T>, E> {
+        T::deserialize(StringDeserializer::new(v.to_owned())).map(|item| vec![item])
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Vec<T>, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(|item| vec![item])
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Document<'_> {
+        serde_json::from_str(text).expect("valid document")
+    }
+
+    #[test]
+    fn strings_without_escapes_borrow_from_the_document() {
+        let doc = parse(r#"{"Hostname":"IT001.shire.com","User":"SHIRE\\pgustavo"}"#);
+        assert!(matches!(
+            doc.flat.hostname,
+            Some(Scalar::Str(Cow::Borrowed("IT001.shire.com")))
+        ));
+        assert!(
+            matches!(&doc.flat.data.user, Some(Scalar::Str(Cow::Owned(user))) if user == "SHIRE\\pgustavo")
+        );
+    }
+
+    #[test]
+    fn unexpected_types_are_absent_or_typed_not_errors() {
+        let doc = parse(
+            r#"{"winlog":"text","event":[1,2],"host":{"ip":"10.0.0.1"},"EventID":"3",
+                "SourcePort":443,"source":{"port":{"a":1}},"dns":{"answers":{"data":"x"}}}"#,
+        );
+        assert!(doc.winlog.is_none());
+        assert!(doc.event.is_none());
+        assert_eq!(
+            doc.host.map(|h| h.ip),
+            Some(vec![Scalar::Str("10.0.0.1".into())])
+        );
+        assert_eq!(doc.flat.event_id, Some(Scalar::Str("3".into())));
+        assert_eq!(doc.flat.data.source_port, Some(Scalar::UInt(443)));
+        assert_eq!(doc.ecs.source.and_then(|s| s.port), Some(Scalar::Other));
+        let answers = doc.ecs.dns.map(|d| d.answers).unwrap_or_default();
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].data, Some(Scalar::Str("x".into())));
+    }
+
+    #[test]
+    fn null_is_absent() {
+        let doc = parse(r#"{"Hostname":null,"winlog":null,"host":{"ip":[null,"::1"]}}"#);
+        assert!(doc.flat.hostname.is_none());
+        assert!(doc.winlog.is_none());
+        assert_eq!(
+            doc.host.map(|h| h.ip),
+            Some(vec![Scalar::Other, Scalar::Str("::1".into())])
+        );
+    }
+
+    #[test]
+    fn a_repeated_key_that_espy_reads_is_an_error() {
+        let result = serde_json::from_str::<Document>(r#"{"EventID":3,"EventID":1}"#);
+        let message = result.expect_err("duplicate").to_string();
+        assert!(message.contains("duplicate field `EventID`"), "{message}");
+        let nested = serde_json::from_str::<Document>(
+            r#"{"winlog":{"event_data":{"SourceIp":"1.1.1.1","SourceIp":"2.2.2.2"}}}"#,
+        );
+        assert!(nested.is_err());
+    }
+
+    #[test]
+    fn repeated_keys_espy_ignores_are_fine() {
+        assert!(serde_json::from_str::<Document>(r#"{"Message":"a","Message":"b"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_document_must_be_an_object() {
+        assert!(serde_json::from_str::<Document>(r#"["EventID",3]"#).is_err());
+        assert!(serde_json::from_str::<Document>(r#""text""#).is_err());
+    }
+}
