@@ -22,7 +22,9 @@ pub(crate) enum Scalar<'a> {
     Int(i64),
     Float(f64),
     Bool(bool),
-    /// `null`, an object or an array: nothing espy reads as a scalar.
+    /// `null`; fields holding it count as absent.
+    Null,
+    /// An object or an array: nothing espy reads as a scalar.
     Other,
 }
 
@@ -56,29 +58,75 @@ pub(crate) struct EventData<'a> {
     pub query_results: Option<Scalar<'a>>,
 }
 
-impl<'a> EventData<'a> {
-    /// The slot for a Sysmon field name, with the name as a static string for errors; `None`
-    /// for fields espy does not read. Names are case-sensitive: NXLog's own `ProcessID` (the
-    /// Sysmon service's pid) is not Sysmon's `ProcessId`.
-    fn slot(&mut self, name: &str) -> Option<(&mut Option<Scalar<'a>>, &'static str)> {
-        Some(match name {
-            "UtcTime" => (&mut self.utc_time, "UtcTime"),
-            "ProcessGuid" => (&mut self.process_guid, "ProcessGuid"),
-            "ProcessId" => (&mut self.process_id, "ProcessId"),
-            "Image" => (&mut self.image, "Image"),
-            "User" => (&mut self.user, "User"),
-            "Protocol" => (&mut self.protocol, "Protocol"),
-            "Initiated" => (&mut self.initiated, "Initiated"),
-            "SourceIp" => (&mut self.source_ip, "SourceIp"),
-            "SourcePort" => (&mut self.source_port, "SourcePort"),
-            "DestinationIp" => (&mut self.destination_ip, "DestinationIp"),
-            "DestinationPort" => (&mut self.destination_port, "DestinationPort"),
-            "DestinationPortName" => (&mut self.destination_port_name, "DestinationPortName"),
-            "QueryName" => (&mut self.query_name, "QueryName"),
-            "QueryStatus" => (&mut self.query_status, "QueryStatus"),
-            "QueryResults" => (&mut self.query_results, "QueryResults"),
+/// The Sysmon fields espy reads. Names are case-sensitive: NXLog's own `ProcessID` (the
+/// Sysmon service's pid) is not Sysmon's `ProcessId`.
+#[derive(Debug, Clone, Copy)]
+enum DataField {
+    UtcTime,
+    ProcessGuid,
+    ProcessId,
+    Image,
+    User,
+    Protocol,
+    Initiated,
+    SourceIp,
+    SourcePort,
+    DestinationIp,
+    DestinationPort,
+    DestinationPortName,
+    QueryName,
+    QueryStatus,
+    QueryResults,
+}
+
+impl DataField {
+    /// The field for a key; keys are compared by length first, since most keys of a
+    /// document are ones espy does not read.
+    fn of(key: &[u8]) -> Option<DataField> {
+        use DataField::*;
+        Some(match (key.len(), key) {
+            (4, b"User") => User,
+            (5, b"Image") => Image,
+            (7, b"UtcTime") => UtcTime,
+            (8, b"Protocol") => Protocol,
+            (8, b"SourceIp") => SourceIp,
+            (9, b"ProcessId") => ProcessId,
+            (9, b"Initiated") => Initiated,
+            (9, b"QueryName") => QueryName,
+            (10, b"SourcePort") => SourcePort,
+            (11, b"ProcessGuid") => ProcessGuid,
+            (11, b"QueryStatus") => QueryStatus,
+            (12, b"QueryResults") => QueryResults,
+            (13, b"DestinationIp") => DestinationIp,
+            (15, b"DestinationPort") => DestinationPort,
+            (19, b"DestinationPortName") => DestinationPortName,
             _ => return None,
         })
+    }
+}
+
+impl<'a> EventData<'a> {
+    /// The slot for a field, with its name as a static string for errors.
+    fn slot(&mut self, field: DataField) -> (&mut Option<Scalar<'a>>, &'static str) {
+        match field {
+            DataField::UtcTime => (&mut self.utc_time, "UtcTime"),
+            DataField::ProcessGuid => (&mut self.process_guid, "ProcessGuid"),
+            DataField::ProcessId => (&mut self.process_id, "ProcessId"),
+            DataField::Image => (&mut self.image, "Image"),
+            DataField::User => (&mut self.user, "User"),
+            DataField::Protocol => (&mut self.protocol, "Protocol"),
+            DataField::Initiated => (&mut self.initiated, "Initiated"),
+            DataField::SourceIp => (&mut self.source_ip, "SourceIp"),
+            DataField::SourcePort => (&mut self.source_port, "SourcePort"),
+            DataField::DestinationIp => (&mut self.destination_ip, "DestinationIp"),
+            DataField::DestinationPort => (&mut self.destination_port, "DestinationPort"),
+            DataField::DestinationPortName => {
+                (&mut self.destination_port_name, "DestinationPortName")
+            }
+            DataField::QueryName => (&mut self.query_name, "QueryName"),
+            DataField::QueryStatus => (&mut self.query_status, "QueryStatus"),
+            DataField::QueryResults => (&mut self.query_results, "QueryResults"),
+        }
     }
 }
 
@@ -308,37 +356,49 @@ impl<'de> Visitor<'de> for DocumentVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document<'de>, A::Error> {
         let mut doc = Document::default();
-        while let Some(Key(key)) = map.next_key()? {
-            match &*key {
-                "@timestamp" => put(&mut doc.timestamp, "@timestamp", &mut map)?,
-                "winlog" => put_object(&mut doc.winlog, "winlog", &mut map)?,
-                "event" => put_object(&mut doc.event, "event", &mut map)?,
-                "agent" => put_object(&mut doc.agent, "agent", &mut map)?,
-                "host" => put_object(&mut doc.host, "host", &mut map)?,
-                "source" => put_object(&mut doc.ecs.source, "source", &mut map)?,
-                "destination" => put_object(&mut doc.ecs.destination, "destination", &mut map)?,
-                "network" => put_object(&mut doc.ecs.network, "network", &mut map)?,
-                "process" => put_object(&mut doc.ecs.process, "process", &mut map)?,
-                "user" => put_object(&mut doc.ecs.user, "user", &mut map)?,
-                "dns" => put_object(&mut doc.ecs.dns, "dns", &mut map)?,
-                "sysmon" => put_object(&mut doc.ecs.sysmon, "sysmon", &mut map)?,
-                "source_name" => put(&mut doc.wlb6.source_name, "source_name", &mut map)?,
-                "log_name" => put(&mut doc.wlb6.log_name, "log_name", &mut map)?,
-                "computer_name" => put(&mut doc.wlb6.computer_name, "computer_name", &mut map)?,
-                "event_id" => put(&mut doc.wlb6.event_id, "event_id", &mut map)?,
-                "event_data" => put_object(&mut doc.wlb6.event_data, "event_data", &mut map)?,
-                "SourceName" => put(&mut doc.flat.source_name, "SourceName", &mut map)?,
-                "Channel" => put(&mut doc.flat.channel, "Channel", &mut map)?,
-                "EventID" => put(&mut doc.flat.event_id, "EventID", &mut map)?,
-                "Hostname" => put(&mut doc.flat.hostname, "Hostname", &mut map)?,
-                "Provider" => put(&mut doc.azure_provider, "Provider", &mut map)?,
-                "EventSourceName" => put(
+        while let Some(RawKey(key)) = map.next_key()? {
+            let key: &[u8] = &key;
+            // Length first: most keys are ones espy does not read, and this rules them out
+            // with one comparison or two.
+            match (key.len(), key) {
+                (3, b"dns") => put_object(&mut doc.ecs.dns, "dns", &mut map)?,
+                (4, b"host") => put_object(&mut doc.host, "host", &mut map)?,
+                (4, b"user") => put_object(&mut doc.ecs.user, "user", &mut map)?,
+                (5, b"event") => put_object(&mut doc.event, "event", &mut map)?,
+                (5, b"agent") => put_object(&mut doc.agent, "agent", &mut map)?,
+                (6, b"winlog") => put_object(&mut doc.winlog, "winlog", &mut map)?,
+                (6, b"source") => put_object(&mut doc.ecs.source, "source", &mut map)?,
+                (6, b"sysmon") => put_object(&mut doc.ecs.sysmon, "sysmon", &mut map)?,
+                (7, b"network") => put_object(&mut doc.ecs.network, "network", &mut map)?,
+                (7, b"process") => put_object(&mut doc.ecs.process, "process", &mut map)?,
+                (7, b"Channel") => put(&mut doc.flat.channel, "Channel", &mut map)?,
+                (7, b"EventID") => put(&mut doc.flat.event_id, "EventID", &mut map)?,
+                (8, b"log_name") => put(&mut doc.wlb6.log_name, "log_name", &mut map)?,
+                (8, b"event_id") => put(&mut doc.wlb6.event_id, "event_id", &mut map)?,
+                (8, b"Hostname") => put(&mut doc.flat.hostname, "Hostname", &mut map)?,
+                (8, b"Provider") => put(&mut doc.azure_provider, "Provider", &mut map)?,
+                (10, b"@timestamp") => put(&mut doc.timestamp, "@timestamp", &mut map)?,
+                (10, b"event_data") => {
+                    put_object(&mut doc.wlb6.event_data, "event_data", &mut map)?
+                }
+                (10, b"SourceName") => put(&mut doc.flat.source_name, "SourceName", &mut map)?,
+                (11, b"destination") => {
+                    put_object(&mut doc.ecs.destination, "destination", &mut map)?
+                }
+                (11, b"source_name") => put(&mut doc.wlb6.source_name, "source_name", &mut map)?,
+                (13, b"computer_name") => {
+                    put(&mut doc.wlb6.computer_name, "computer_name", &mut map)?
+                }
+                (15, b"EventSourceName") => put(
                     &mut doc.azure_event_source_name,
                     "EventSourceName",
                     &mut map,
                 )?,
-                other => match doc.flat.data.slot(other) {
-                    Some((slot, name)) => put(slot, name, &mut map)?,
+                _ => match DataField::of(key) {
+                    Some(field) => {
+                        let (slot, name) = doc.flat.data.slot(field);
+                        put(slot, name, &mut map)?
+                    }
                     None => {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -366,9 +426,12 @@ impl<'de: 'a, 'a> Visitor<'de> for EventDataVisitor<'a> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventData<'a>, A::Error> {
         let mut data = EventData::default();
-        while let Some(Key(key)) = map.next_key()? {
-            match data.slot(&key) {
-                Some((slot, name)) => put(slot, name, &mut map)?,
+        while let Some(RawKey(key)) = map.next_key()? {
+            match DataField::of(&key) {
+                Some(field) => {
+                    let (slot, name) = data.slot(field);
+                    put(slot, name, &mut map)?
+                }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -416,17 +479,23 @@ impl<'de: 'a, 'a> Visitor<'de> for EcsAnswerVisitor<'a> {
     }
 }
 
-/// Reads a key or scalar value into `slot`; a key seen twice is an error, because a document
-/// with two different values for a field espy reads has no single meaning.
-fn put<'de, A, T>(slot: &mut Option<T>, key: &'static str, map: &mut A) -> Result<(), A::Error>
+/// Reads a scalar value into `slot`, `null` as absent; a key seen twice is an error, because
+/// a document with two different values for a field espy reads has no single meaning.
+fn put<'de: 'a, 'a, A>(
+    slot: &mut Option<Scalar<'a>>,
+    key: &'static str,
+    map: &mut A,
+) -> Result<(), A::Error>
 where
     A: MapAccess<'de>,
-    T: Deserialize<'de>,
 {
     if slot.is_some() {
         return Err(de::Error::duplicate_field(key));
     }
-    *slot = map.next_value::<Option<T>>()?;
+    *slot = match map.next_value::<Scalar<'a>>()? {
+        Scalar::Null => None,
+        scalar => Some(scalar),
+    };
     Ok(())
 }
 
@@ -466,25 +535,33 @@ where
     deserializer.deserialize_any(ListVisitor(PhantomData))
 }
 
-/// An object key, borrowed unless it holds escapes.
-struct Key<'de>(Cow<'de, str>);
+/// An object key as bytes, borrowed unless it holds escapes. Keys are only compared with
+/// the ASCII names espy reads, so they are not checked for UTF-8: that check costs more
+/// than the comparison, on every key of every document.
+struct RawKey<'de>(Cow<'de, [u8]>);
 
-impl<'de> Deserialize<'de> for Key<'de> {
+impl<'de> Deserialize<'de> for RawKey<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct KeyVisitor;
         impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
+            type Value = RawKey<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an object key")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<RawKey<'de>, E> {
+                Ok(RawKey(Cow::Borrowed(v)))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<RawKey<'de>, E> {
+                Ok(RawKey(Cow::Owned(v.to_owned())))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<RawKey<'de>, E> {
+                Ok(RawKey(Cow::Borrowed(v.as_bytes())))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawKey<'de>, E> {
+                Ok(RawKey(Cow::Owned(v.as_bytes().to_owned())))
             }
         }
-        deserializer.deserialize_str(KeyVisitor)
+        deserializer.deserialize_bytes(KeyVisitor)
     }
 }
 
@@ -524,10 +601,10 @@ impl<'de: 'a, 'a> Visitor<'de> for ScalarVisitor<'a> {
         Ok(Scalar::Bool(v))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Scalar<'a>, E> {
-        Ok(Scalar::Other)
+        Ok(Scalar::Null)
     }
     fn visit_none<E: de::Error>(self) -> Result<Scalar<'a>, E> {
-        Ok(Scalar::Other)
+        Ok(Scalar::Null)
     }
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Scalar<'a>, D::Error> {
         Scalar::deserialize(deserializer)
@@ -650,7 +727,7 @@ mod tests {
         assert!(doc.winlog.is_none());
         assert_eq!(
             doc.host.map(|h| h.ip),
-            Some(vec![Scalar::Other, Scalar::Str("::1".into())])
+            Some(vec![Scalar::Null, Scalar::Str("::1".into())])
         );
     }
 

@@ -117,8 +117,9 @@ fn event_id<'d, 'a>(doc: &'d Document<'a>) -> Option<(&'d Scalar<'a>, Field)> {
 ///   when it is a string.
 /// - `winlog` with some other `event_data`: Winlogbeat raw, which then lacks `UtcTime`.
 /// - `event_data` at the top level: Winlogbeat 6.
-/// - `EventID` and `Hostname` at the top level: NXLog, or the NXLog-like export without
-///   `SourceName`.
+/// - `EventID` at the top level with `Hostname` or Sysmon's `UtcTime` beside it: NXLog, or
+///   the NXLog-like export without `SourceName`. (Azure's `WindowsEvent` has a top-level
+///   `EventID` too, but neither of the others: its event fields are inside a string.)
 pub(crate) fn shape(doc: &Document<'_>, kind: Kind) -> Option<Shape> {
     if let Some(winlog) = &doc.winlog {
         let raw_time = winlog
@@ -149,7 +150,9 @@ pub(crate) fn shape(doc: &Document<'_>, kind: Kind) -> Option<Shape> {
     if doc.wlb6.event_data.is_some() {
         return Some(Shape::Winlogbeat6);
     }
-    if doc.flat.event_id.is_some() && doc.flat.hostname.is_some() {
+    if doc.flat.event_id.is_some()
+        && (doc.flat.hostname.is_some() || doc.flat.data.utc_time.is_some())
+    {
         return Some(Shape::Nxlog);
     }
     None
@@ -167,7 +170,7 @@ pub(crate) fn unsupported(doc: &Document<'_>, kind: Kind) -> Reject {
         "`Provider` without `Hostname` (Azure Monitor WindowsEvent keeps the event in an \
          `EventData` string)"
     } else if doc.flat.event_id.is_some() {
-        "a top-level `EventID` without `Hostname`"
+        "a top-level `EventID` without `Hostname` or `UtcTime`"
     } else if doc.wlb6.event_id.is_some() {
         "a top-level `event_id` without `event_data` (renamed fields, e.g. HELK)"
     } else {

@@ -1,6 +1,7 @@
 //! The byte scan that skips most documents before any JSON parsing. A Sysmon network event
-//! must hold the provider or channel as a whole JSON string, and its event id key must say
-//! 3 or 22; a document that plainly lacks either is skipped here.
+//! must hold the provider or channel as a whole JSON string; a document without one is
+//! skipped here, and a Sysmon document whose id keys say 3 or 22 goes straight to the
+//! parser. For the other Sysmon documents, `walk` confirms the skip structurally.
 //!
 //! The scan decides only what the parser would decide for the same valid JSON document and
 //! hands everything else to it. It does not validate JSON, so a broken document that is
@@ -10,8 +11,8 @@ use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 
-use super::Skip;
 use super::values::parse_decimal;
+use super::{Skip, walk};
 
 /// What the scan concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +30,8 @@ static PROVIDER_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new
 static SYSMON_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(&PROVIDER[1..]));
 static ESCAPE_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\u00"));
 
-/// Every key the parser reads an event id from, at any depth: `winlog.event_id` and
-/// Winlogbeat 6's `event_id`, ECS `event.code`, NXLog's `EventID`.
+/// Every key the parser reads an event id from (`winlog.event_id` and Winlogbeat 6's
+/// `event_id`, ECS `event.code`, NXLog's `EventID`), looked for at any depth.
 static ID_KEY_FINDERS: LazyLock<[Finder<'static>; 3]> = LazyLock::new(|| {
     [
         Finder::new(b"\"EventID\""),
@@ -39,37 +40,39 @@ static ID_KEY_FINDERS: LazyLock<[Finder<'static>; 3]> = LazyLock::new(|| {
     ]
 });
 
-/// Decides from the bytes alone whether `document` can be skipped.
+/// Decides from the bytes whether `document` can be skipped.
 ///
 /// - A `\u00XX` escape of a letter, digit, `-`, `_` or `/` could spell the provider or a key
-///   in a way the byte patterns below do not see: parse. (Shippers escape `<`, `>`, `&` and
-///   `'` this way, which is harmless.)
+///   in a way byte patterns do not see, so a skip is only decided without one. (Shippers
+///   escape `<`, `>`, `&` and `'` this way, which is harmless.)
 /// - No `"Microsoft-Windows-Sysmon"` or `"Microsoft-Windows-Sysmon/Operational"` string:
 ///   not Sysmon, since the parser compares provider and channel as whole strings.
-/// - Every event id key holds a whole number other than 3 and 22: another event. Since
-///   the parser only reads ids from such keys, it could not find a network event either.
+/// - An id key anywhere saying 3 or 22: parse, the common case for Sysmon documents.
+/// - Otherwise the structural walk decides, reading the fields the parser reads.
 pub(crate) fn scan(document: &[u8]) -> Verdict {
-    if has_hiding_escape(document) {
+    if !has_sysmon_string(document) {
+        return if has_hiding_escape(document) {
+            Verdict::Parse
+        } else {
+            Verdict::Skip(Skip::NotSysmon)
+        };
+    }
+    if says_network(document) || has_hiding_escape(document) {
         return Verdict::Parse;
     }
-    if !has_sysmon_string(document) {
-        return Verdict::Skip(Skip::NotSysmon);
-    }
-    let mut ids = 0usize;
-    for finder in ID_KEY_FINDERS.iter() {
-        for at in finder.find_iter(document) {
-            match id_after_key(document, at, finder.needle().len()) {
-                KeyRead::NotAKey => {}
-                KeyRead::Id(3 | 22) | KeyRead::Unsure => return Verdict::Parse,
-                KeyRead::Id(_) => ids += 1,
-            }
-        }
-    }
-    if ids > 0 {
-        Verdict::Skip(Skip::OtherEventId)
-    } else {
-        Verdict::Parse
-    }
+    walk::decide(document)
+}
+
+/// Whether any id key, at any depth, holds 3 or 22.
+fn says_network(document: &[u8]) -> bool {
+    ID_KEY_FINDERS.iter().any(|finder| {
+        finder.find_iter(document).any(|at| {
+            matches!(
+                id_after_key(document, at, finder.needle().len()),
+                KeyRead::Id(3 | 22)
+            )
+        })
+    })
 }
 
 /// Whether the bytes mention Sysmon's provider at all, in any form: a document that does
@@ -102,13 +105,13 @@ enum KeyRead {
     /// The quoted word is a string value, not a key.
     NotAKey,
     Id(u64),
-    /// A key whose value the scan does not read (not a plain whole number), or a match
-    /// whose quote may be escaped: only the parser can tell.
+    /// A key whose value is not a plain whole number, or a match whose quote may be
+    /// escaped.
     Unsure,
 }
 
 /// Reads what follows a quoted id key found at `at`. In valid JSON an unescaped quote
-/// followed by the name, a quote and a colon can only be a key.
+/// followed by the name, a quote and a colon can only be a key (of some object).
 fn id_after_key(document: &[u8], at: usize, key_len: usize) -> KeyRead {
     if at > 0 && document[at - 1] == b'\\' {
         return KeyRead::Unsure;
@@ -209,6 +212,13 @@ mod tests {
         ] {
             assert_eq!(verdict(text), Verdict::Parse, "{text}");
         }
+    }
+
+    #[test]
+    fn an_id_key_at_a_place_the_parser_does_not_read_is_not_the_id() {
+        // No event id where the parser looks: it rejects this as an unsupported shape.
+        let stray = r#"{"SourceName":"Microsoft-Windows-Sysmon","Task":"22","code":1}"#;
+        assert_eq!(verdict(stray), Verdict::Parse);
     }
 
     #[test]

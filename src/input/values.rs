@@ -201,6 +201,7 @@ fn kind(value: &Scalar<'_>) -> &'static str {
         Scalar::Str(_) => "a string",
         Scalar::UInt(_) | Scalar::Int(_) | Scalar::Float(_) => "a number",
         Scalar::Bool(_) => "a boolean",
+        Scalar::Null => "null",
         Scalar::Other => "an object or array",
     }
 }
@@ -213,6 +214,7 @@ pub(crate) fn describe_scalar(value: &Scalar<'_>) -> String {
         Scalar::Int(number) => number.to_string(),
         Scalar::Float(number) => number.to_string(),
         Scalar::Bool(flag) => flag.to_string(),
+        Scalar::Null => "null".to_owned(),
         Scalar::Other => "an object or array".to_owned(),
     }
 }
