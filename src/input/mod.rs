@@ -4,7 +4,7 @@
 //! Decoding knows nothing of Kafka, files or Zeek; callers supply the reference time that
 //! bounds event times and decide what to do with skips and rejects. The data flows through
 //! the files in this order: `scan` and `walk` (skip without parsing), `document` (one
-//! borrowed serde pass), `identify` (Sysmon 3 or 22, and which shape), then `raw` or `ecs`
+//! borrowed serde pass, built from `lenient`), `identify` (Sysmon 3 or 22, and which shape), then `raw` or `ecs`
 //! (fields), which read values through `values`, `time`, `answers` and `beats`.
 
 mod answers;
@@ -12,6 +12,7 @@ mod beats;
 mod document;
 mod ecs;
 mod identify;
+mod lenient;
 mod raw;
 mod scan;
 mod time;

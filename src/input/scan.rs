@@ -50,22 +50,30 @@ static ID_KEY_FINDERS: LazyLock<[Finder<'static>; 3]> = LazyLock::new(|| {
 /// - An id key anywhere saying 3 or 22: parse, the common case for Sysmon documents.
 /// - Otherwise the structural walk decides, reading the fields the parser reads.
 pub(crate) fn scan(document: &[u8]) -> Verdict {
-    if !has_sysmon_string(document) {
+    let Some(provider_at) = sysmon_string_at(document) else {
         return if has_hiding_escape(document) {
             Verdict::Parse
         } else {
             Verdict::Skip(Skip::NotSysmon)
         };
-    }
-    if says_network(document) || has_hiding_escape(document) {
+    };
+    if says_network(document, provider_at) || has_hiding_escape(document) {
         return Verdict::Parse;
     }
     walk::decide(document)
 }
 
-/// Whether any id key, at any depth, holds 3 or 22.
-fn says_network(document: &[u8]) -> bool {
-    ID_KEY_FINDERS.iter().any(|finder| {
+/// Whether any id key, at any depth, holds 3 or 22. The key the shape probably uses is
+/// tried first, guessed from the key in front of the provider: Winlogbeat writes
+/// `"source_name":` or `"provider_name":` there and `event_id` for the id, NXLog
+/// `"SourceName":` and `EventID`. The guess only orders the search.
+fn says_network(document: &[u8], provider_at: usize) -> bool {
+    let before = &document[..provider_at];
+    let winlogbeat =
+        before.ends_with(b"\"source_name\":") || before.ends_with(b"\"provider_name\":");
+    let order: [usize; 3] = if winlogbeat { [1, 0, 2] } else { [0, 1, 2] };
+    order.iter().any(|&index| {
+        let finder = &ID_KEY_FINDERS[index];
         finder.find_iter(document).any(|at| {
             matches!(
                 id_after_key(document, at, finder.needle().len()),
@@ -92,8 +100,9 @@ fn has_hiding_escape(document: &[u8]) -> bool {
     })
 }
 
-fn has_sysmon_string(document: &[u8]) -> bool {
-    PROVIDER_FINDER.find_iter(document).any(|at| {
+/// Where the first whole-string provider or channel starts, if any.
+fn sysmon_string_at(document: &[u8]) -> Option<usize> {
+    PROVIDER_FINDER.find_iter(document).find(|&at| {
         let rest = &document[at + PROVIDER.len()..];
         rest.starts_with(b"\"")
             || rest.starts_with(b"/Operational\"")
