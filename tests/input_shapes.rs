@@ -549,3 +549,30 @@ fn elastic_ingest_event_22_with_ipv6_answers_and_failure_names() {
     };
     assert_eq!(query.status, Some(9002), "DNS_ERROR_RCODE_SERVER_FAILURE");
 }
+
+#[test]
+fn winlogbeat7_ecs_reads_what_the_processor_left_in_event_data() {
+    // A partly processed event 22: no dns.answers or status, raw fields left behind.
+    let document = line("fixtures/winlogbeat7_ecs.ndjson", 4);
+    let document = input_data::with_value(&document, &["dns", "answers"], None);
+    let document = input_data::with_value(&document, &["sysmon"], None);
+    let document = input_data::with_value(
+        &document,
+        &["winlog", "event_data"],
+        Some(serde_json::json!({
+            "QueryStatus": "0",
+            "QueryResults": "type:  5 a-0003.a-msedge.net;::ffff:204.79.197.203;"
+        })),
+    );
+    let Detail::Dns(query) = expect_event(&document).detail else {
+        panic!("event 22");
+    };
+    assert_eq!(query.status, Some(0));
+    assert_eq!(
+        query.answers,
+        vec![
+            answer_name("a-0003.a-msedge.net"),
+            answer_ip("204.79.197.203")
+        ]
+    );
+}

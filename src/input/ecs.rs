@@ -2,9 +2,9 @@
 //! pipeline, which move Sysmon's fields to `source.*`, `destination.*`, `network.*`,
 //! `process.*`, `user.*`, `dns.*` and `sysmon.dns.status`, and `UtcTime` to `@timestamp`.
 //!
-//! Whatever the processor left in `winlog.event_data` is read only where it documents
-//! leaving a field there: `User` when it has no single backslash to split, and `User` on
-//! event 22, which the processor does not map.
+//! Whatever the processor left in `winlog.event_data` is read where the ECS field is
+//! missing: it leaves `User` there when the value has no single backslash to split and on
+//! event 22, which it does not map, and a partly processed document may keep more.
 
 use std::borrow::Cow;
 
@@ -40,15 +40,31 @@ pub(crate) fn event<'a>(
         }
         Kind::Dns => {
             let dns = ecs.dns.unwrap_or_default();
-            let name = dns.question.unwrap_or_default().name;
+            let name = dns
+                .question
+                .unwrap_or_default()
+                .name
+                .or(leftover.query_name);
             let status = ecs
                 .sysmon
                 .and_then(|sysmon| sysmon.dns)
                 .and_then(|dns| dns.status);
+            let status = match status {
+                Some(_) => answers::ecs_status(status, Field::top("sysmon.dns.status"))?,
+                None => answers::query_status(
+                    leftover.query_status,
+                    Field::top("winlog.event_data.QueryStatus"),
+                )?,
+            };
+            let answers = if dns.answers.is_empty() {
+                answers::query_results(leftover.query_results)
+            } else {
+                answers::ecs_answers(dns.answers)
+            };
             Detail::Dns(DnsQuery {
                 name: required_text(name, Field::top("dns.question.name"))?,
-                status: answers::ecs_status(status, Field::top("sysmon.dns.status"))?,
-                answers: answers::ecs_answers(dns.answers),
+                status,
+                answers,
             })
         }
     };

@@ -4,8 +4,9 @@
 //! Decoding knows nothing of Kafka, files or Zeek; callers supply the reference time that
 //! bounds event times and decide what to do with skips and rejects. The data flows through
 //! the files in this order: `scan` and `walk` (skip without parsing), `document` (one
-//! borrowed serde pass, built from `lenient`), `identify` (Sysmon 3 or 22, and which shape), then `raw` or `ecs`
-//! (fields), which read values through `values`, `time`, `answers` and `beats`.
+//! borrowed serde pass, built from `lenient`), `identify` (Sysmon 3 or 22, and which
+//! shape), then `raw` or `ecs` (fields), which read values through `values`, `time`,
+//! `answers` and `beats`.
 
 mod answers;
 mod beats;
