@@ -161,13 +161,14 @@ pub fn decode(document: &[u8], reference: Micros) -> Decoded<'_> {
 
 /// The decision without the byte scan: parse, identify, extract.
 fn decode_parsed(document: &[u8], reference: Micros) -> Decoded<'_> {
-    let parsed: Document<'_> = match serde_json::from_slice(document) {
-        Ok(parsed) => parsed,
+    let mut parsed = Document::default();
+    match parsed.parse_into(document) {
+        Ok(()) => {}
         Err(_) if !scan::mentions_sysmon(document) => return Decoded::Skipped(Skip::NotSysmon),
         Err(err) => {
             return Decoded::Rejected(Reject::new(RejectReason::NotJson, err.to_string()));
         }
-    };
+    }
     let kind = match identify::identify(&parsed) {
         Ok(kind) => kind,
         Err(NotNetwork::Skip(skip)) => return Decoded::Skipped(skip),
