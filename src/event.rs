@@ -58,8 +58,9 @@ pub struct SysmonEvent<'a> {
     pub computer_name: Cow<'a, str>,
     /// The shipping agent, when the document names one.
     pub agent: Agent<'a>,
-    /// The endpoint's own addresses (`host.ip`, from Winlogbeat's `add_host_metadata`), in
-    /// document order; empty when the shape has none.
+    /// `host.ip` (Winlogbeat's `add_host_metadata`), in document order, without entries that
+    /// are not addresses; empty when the shape has none. These are the addresses of the
+    /// shipping agent's machine: the endpoint's only when the agent is the endpoint.
     pub host_ips: Vec<IpAddr>,
     pub process: Process<'a>,
     pub detail: Detail<'a>,
@@ -124,7 +125,8 @@ pub struct Connection<'a> {
     pub source: Endpoint,
     pub destination: Endpoint,
     pub transport: Transport,
-    /// `Initiated`; in ECS shapes, `network.direction` other than `ingress`.
+    /// `Initiated`; in ECS shapes, `network.direction` other than `ingress` (or the older
+    /// `inbound`).
     pub initiated: bool,
     /// `DestinationPortName` (`network.protocol` in ECS), absent when Sysmon left it empty
     /// or wrote `-`.
