@@ -12,6 +12,7 @@ that every event was accounted for, since timings are not test results.
 import argparse
 import glob
 import gzip
+import json
 import os
 import re
 import signal
@@ -44,6 +45,15 @@ def tansu_binary():
     if not found or not os.path.exists(found):
         sys.exit("tansu not found: run `bash tests/services/install.sh` first")
     return found
+
+
+def computer_name(document):
+    """The endpoint a document names, in any of the corpus shapes."""
+    return (
+        document.get("Hostname")
+        or document.get("computer_name")
+        or document.get("winlog", {}).get("computer_name")
+    )
 
 
 def wait_for(what, ready, limit=120.0, every=0.2):
@@ -122,21 +132,24 @@ def main():
         wait_for("the broker", lambda: topic("bench", args.partitions), limit=30)
         topic("bench-dlq", 1)
 
-        # Each corpus event once per synthetic host, repeated until N messages are queued.
-        corpus_lines = sum(1 for path in CORPUS for line in open(path) if line.strip())
-        repeat = max(1, -(-args.events // (corpus_lines * args.hosts)))
-        hosts = max(1, min(args.hosts, -(-args.events // corpus_lines)))
-        print(f"replaying {len(CORPUS)} corpus files ({corpus_lines} documents) "
-              f"as {hosts} hosts, {repeat} times")
+        # Synthetic host i replays corpus endpoint i mod k, so one pass over H hosts sends
+        # about lines * H / k messages; repeat passes until N are queued.
+        documents = [json.loads(line) for path in CORPUS for line in open(path) if line.strip()]
+        endpoints = {computer_name(document) for document in documents}
+        per_pass = len(documents) * args.hosts / len(endpoints)
+        repeat = max(1, round(args.events / per_pass))
+        print(f"replaying {len(documents)} corpus documents of {len(endpoints)} endpoints "
+              f"as {args.hosts} hosts, {repeat} times", flush=True)
         replay = subprocess.run(
             [espy, "replay", *CORPUS, "--topic", "bench", "--brokers", f"127.0.0.1:{port}",
-             "--hosts", str(hosts), "--repeat", str(repeat), "--shift-to-now"],
+             "--hosts", str(args.hosts), "--repeat", str(repeat), "--shift-to-now"],
             capture_output=True, text=True,
         )
-        print(replay.stdout.strip())
-        if replay.returncode != 0:
+        print(replay.stdout.strip(), flush=True)
+        delivered = re.search(r"delivered (\d+), failed 0", replay.stdout)
+        if replay.returncode != 0 or not delivered:
             sys.exit(f"replay failed:\n{replay.stderr}")
-        produced = corpus_lines * hosts * repeat
+        produced = int(delivered.group(1))
 
         config = os.path.join(work, "espy.toml")
         root = os.path.join(work, "zeek")
