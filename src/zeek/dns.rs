@@ -11,6 +11,7 @@ use std::ops::Range;
 use crate::event::{DnsAnswer, DnsQuery};
 
 use super::escape;
+use super::identity;
 use super::row::{Common, tab, unset};
 use super::value;
 
@@ -84,7 +85,14 @@ pub(crate) fn append_rows(common: &Common<'_>, query: &DnsQuery<'_>, out: &mut V
         tail: None,
         count: 0,
     };
-    let host_ips = &common.event.host_ips;
+    // `host.ip` is the shipping agent's machine's: a collector's addresses are not the
+    // endpoint's, and writing them would put every forwarded host's queries on one address.
+    let host_ips: &[IpAddr] =
+        if identity::agent_is_endpoint(&common.event.computer_name, &common.event.agent) {
+            &common.event.host_ips
+        } else {
+            &[]
+        };
     let mut seen = HashSet::new();
     for (i, &ip) in host_ips.iter().enumerate() {
         let ip = value::canonical(ip);

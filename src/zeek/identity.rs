@@ -51,10 +51,10 @@ pub(crate) fn resolve(settings: &Settings, computer_name: &str, agent: &Agent<'_
     {
         return AgentUuid::new(uuid);
     }
-    if let (Some(id), Some(agent_host)) = (agent_id, agent.hostname.as_deref())
+    if let Some(id) = agent_id
         && let Ok(uuid) = Uuid::try_parse(id.trim())
         && !uuid.is_nil()
-        && same_host(agent_host, computer_name)
+        && agent_is_endpoint(computer_name, agent)
     {
         return AgentUuid::new(uuid);
     }
@@ -62,6 +62,15 @@ pub(crate) fn resolve(settings: &Settings, computer_name: &str, agent: &Agent<'_
         &ESPY_NAMESPACE,
         computer_name.to_ascii_lowercase().as_bytes(),
     ))
+}
+
+/// Whether the shipping agent runs on the endpoint itself rather than on a collector that
+/// forwards many endpoints: its host name has the computer name's first label.
+pub(crate) fn agent_is_endpoint(computer_name: &str, agent: &Agent<'_>) -> bool {
+    agent
+        .hostname
+        .as_deref()
+        .is_some_and(|agent_host| same_host(agent_host, computer_name))
 }
 
 /// Whether two host names have the same, non-empty first label, ignoring ASCII case.

@@ -81,6 +81,23 @@ fn without_a_usable_host_address_there_is_one_row_from_0_0_0_0() {
 }
 
 #[test]
+fn a_collectors_own_addresses_are_never_taken_for_the_endpoints() {
+    let mut event = event(query(
+        "example.com",
+        Some(0),
+        vec![address("93.184.216.34")],
+    ));
+    event.host_ips = vec![ip("10.0.2.15")];
+    // A Windows Event Collector's Winlogbeat forwarding WS01's events.
+    event.agent.hostname = Some("WEC01".into());
+
+    let rows = rows(&event);
+
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].split('\t').nth(2), Some("0.0.0.0"));
+}
+
+#[test]
 fn windows_status_codes_map_to_dns_rcodes_and_others_leave_rcode_unset() {
     let rcode = |status: Option<u32>| {
         let event = event(query("example.com", status, vec![]));
