@@ -209,6 +209,9 @@ def rust_config_keys() -> tuple[set[str], set[str]]:
             if inner in structs:
                 walk(inner, f"{prefix}{field}.")
             elif vec and vec.group(1) in structs:
+                # An empty array of tables shows as the bare array's path, as in
+                # allowed_config_keys.
+                keys.add(f"{prefix}{field}")
                 walk(vec.group(1), f"{prefix}{field}[].")
             elif re.match(r"(BTreeMap|HashMap)<", inner):
                 keys.add(f"{prefix}{field}.*")
