@@ -9,7 +9,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 work="$(mktemp -d)"
-out="${ESPY_QUICKSTART_OUT:-$repo/zeek-logs}"
+out="${QUICKSTART_OUT:-$repo/zeek-logs}"
 port=29092
 metrics_port=29464
 pids=()
@@ -49,12 +49,10 @@ done
 "$tansu" topic create espy-dead-letter --partitions 1 --broker "tcp://127.0.0.1:$port" >/dev/null 2>&1 || true
 
 say "replaying the bundled events (tests/data/corpus, OTRF Security-Datasets) into topic winlogbeat"
-documents=0
-for file in tests/data/corpus/*/*.ndjson; do
-    "$espy" replay "$file" --topic winlogbeat --brokers "127.0.0.1:$port" >/dev/null
-    documents=$((documents + $(grep -c . "$file")))
-done
-echo "$documents documents published"
+RUST_LOG=warn "$espy" replay tests/data/corpus/*/*.ndjson --topic winlogbeat \
+    --brokers "127.0.0.1:$port" | tee "$work/replay.txt"
+documents="$(sed -n 's/^messages sent: .*(delivered \([0-9]*\), failed 0.*/\1/p' "$work/replay.txt")"
+[[ -n "$documents" ]] || { echo "replay did not deliver every document" >&2; exit 1; }
 
 say "running espy run until every document is accounted for"
 rm -rf "$out"
@@ -75,12 +73,15 @@ RUST_LOG=warn "$espy" run --config "$work/espy.toml" 2>"$work/espy.log" &
 espy_pid=$!
 pids+=($espy_pid)
 seen=0
-for _ in $(seq 600); do
-    seen=$(curl -s "127.0.0.1:$metrics_port/metrics" | awk '/^espy_events_total/ {s += $2} END {print s + 0}')
+for _ in $(seq 900); do
+    # Until espy listens, curl fails and the count stays 0.
+    seen=$( (curl -s "127.0.0.1:$metrics_port/metrics" || true) |
+        awk '/^espy_events_total/ {s += $2} END {print s + 0}')
     ((seen >= documents)) && break
     kill -0 "$espy_pid" 2>/dev/null || { cat "$work/espy.log"; exit 1; }
     sleep 0.2
 done
+((seen >= documents)) || { echo "only $seen of $documents documents were read" >&2; cat "$work/espy.log"; exit 1; }
 echo "$seen documents read; stopping espy (it writes what it holds, commits and leaves)"
 kill -TERM "$espy_pid"
 wait "$espy_pid"
