@@ -144,6 +144,14 @@ pub struct DnsQuery<'a> {
     pub answers: Vec<DnsAnswer<'a>>,
 }
 
+impl DnsQuery<'_> {
+    /// Whether the name has no dot (`wpad`, `localhost`, a bare host name). Such rows are
+    /// written like any other, but RITA skips them by its own rule, so they are counted.
+    pub fn is_single_label(&self) -> bool {
+        !self.name.contains('.')
+    }
+}
+
 /// One entry of `QueryResults` or `dns.answers`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DnsAnswer<'a> {

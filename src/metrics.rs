@@ -21,7 +21,7 @@ pub const RECORDS_WRITTEN: &str = "espy_records_written_total";
 pub const OBJECTS_WRITTEN: &str = "espy_objects_written_total";
 /// Compressed bytes written in objects, by log type.
 pub const OBJECT_BYTES_WRITTEN: &str = "espy_object_bytes_written_total";
-/// DNS rows whose query name has no dot; RITA skips them by its own rule.
+/// DNS queries whose name has no dot; written, but RITA skips them by its own rule.
 pub const DNS_SINGLE_LABEL: &str = "espy_dns_single_label_queries_total";
 /// Rows held in open segments, not yet written.
 pub const BUFFERED_RECORDS: &str = "espy_buffered_records";
@@ -82,7 +82,7 @@ pub fn describe() {
     describe_counter!(
         DNS_SINGLE_LABEL,
         Unit::Count,
-        "DNS rows whose query has no dot (RITA skips them)."
+        "DNS queries whose name has no dot (written; RITA skips them)."
     );
     describe_gauge!(BUFFERED_RECORDS, Unit::Count, "Rows held in open segments.");
     describe_gauge!(

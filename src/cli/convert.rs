@@ -126,7 +126,7 @@ pub fn run_conversion(args: &ConvertArgs) -> anyhow::Result<Summary> {
                 Decoded::Event(event) => {
                     *summary.events.entry(event.shape.as_str()).or_default() += 1;
                     if let Detail::Dns(query) = &event.detail
-                        && !query.name.contains('.')
+                        && query.is_single_label()
                     {
                         summary.single_label_queries += 1;
                     }

@@ -73,14 +73,7 @@ impl ClientContext for EspyContext {
     }
 
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => tracing::error!(facility, "librdkafka: {message}"),
-            RDKafkaLogLevel::Warning => tracing::warn!(facility, "librdkafka: {message}"),
-            _ => tracing::debug!(facility, "librdkafka: {message}"),
-        }
+        log_librdkafka(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
@@ -121,6 +114,19 @@ impl ConsumerContext for EspyContext {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(change);
+    }
+}
+
+/// Forwards a librdkafka log line to `tracing` at the matching level; its chatty levels
+/// become debug.
+pub fn log_librdkafka(level: RDKafkaLogLevel, facility: &str, message: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => tracing::error!(facility, "librdkafka: {message}"),
+        RDKafkaLogLevel::Warning => tracing::warn!(facility, "librdkafka: {message}"),
+        _ => tracing::debug!(facility, "librdkafka: {message}"),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use ::metrics::Counter;
 
-use crate::event::Shape;
+use crate::event::{Detail, Shape};
 use crate::input::{Decoded, RejectReason};
 use crate::metrics;
 
@@ -14,6 +14,7 @@ pub struct OutcomeCounters {
     rejected_unknown_shape: Counter,
     skipped: Counter,
     reasons: Vec<Counter>,
+    single_label_queries: Counter,
 }
 
 impl OutcomeCounters {
@@ -34,13 +35,21 @@ impl OutcomeCounters {
                 .iter()
                 .map(|reason| metrics::counter!(metrics::REJECTS, "reason" => reason.as_str()))
                 .collect(),
+            single_label_queries: metrics::counter!(metrics::DNS_SINGLE_LABEL),
         }
     }
 
     /// Counts one document's outcome.
     pub fn count(&self, decoded: &Decoded<'_>) {
         match decoded {
-            Decoded::Event(event) => self.converted[shape_index(event.shape)].increment(1),
+            Decoded::Event(event) => {
+                self.converted[shape_index(event.shape)].increment(1);
+                if let Detail::Dns(query) = &event.detail
+                    && query.is_single_label()
+                {
+                    self.single_label_queries.increment(1);
+                }
+            }
             Decoded::Skipped(_) => self.skipped.increment(1),
             Decoded::Rejected(reject) => self.count_reject(reject.reason, reject.shape),
         }
