@@ -51,6 +51,9 @@ pub struct KafkaConfig {
     /// librdkafka options passed through unchanged to the consumer and the dead-letter
     /// producer: TLS (`security.protocol`, `ssl.ca.location`), SASL (`sasl.mechanism`,
     /// `sasl.username`, `sasl.password`), `client.id`, timeouts. They win over espy's own.
+    /// Numbers and booleans are taken as their text, since librdkafka reads every value as
+    /// a string and environment overrides (`ESPY_KAFKA__OPTIONS__LINGER_MS=5`) arrive typed.
+    #[serde(deserialize_with = "librdkafka_values")]
     pub options: BTreeMap<String, String>,
 }
 
@@ -67,6 +70,34 @@ impl Default for KafkaConfig {
             options: BTreeMap::new(),
         }
     }
+}
+
+/// A pass-through option's value: text, or a whole number or boolean written without
+/// quotes. Fractions are refused rather than reformatted (`0.10` would become `0.1`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OptionValue {
+    Text(String),
+    Integer(i64),
+    Boolean(bool),
+}
+
+fn librdkafka_values<'de, D>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let options = BTreeMap::<String, OptionValue>::deserialize(deserializer)?;
+    Ok(options
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                OptionValue::Text(text) => text,
+                OptionValue::Integer(number) => number.to_string(),
+                OptionValue::Boolean(flag) => flag.to_string(),
+            };
+            (key, text)
+        })
+        .collect())
 }
 
 impl KafkaConfig {
@@ -200,5 +231,41 @@ impl Config {
             .merge(Env::prefixed("ESPY_").split("__"))
             .extract()
             .map_err(|err| ConfigError(Box::new(err)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pass_through_options_take_numbers_and_booleans_as_text() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(
+            file.path(),
+            "[kafka.options]\n\"session.timeout.ms\" = 6000\n\"enable.ssl.certificate.verification\" = true\n",
+        )
+        .expect("write config");
+
+        let config = Config::load(Some(file.path())).expect("load");
+        let options: Vec<(String, &str)> = config.kafka.librdkafka_options().collect();
+
+        assert_eq!(
+            options,
+            [
+                ("enable.ssl.certificate.verification".to_string(), "true"),
+                ("session.timeout.ms".to_string(), "6000"),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_naming_the_key() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), "[segment]\nmax_recrods = 5\n").expect("write config");
+
+        let error = Config::load(Some(file.path())).expect_err("unknown key accepted");
+
+        assert!(error.to_string().contains("max_recrods"), "{error}");
     }
 }

@@ -153,6 +153,9 @@ pub fn consumer(
         // librdkafka's default of 64 MiB of prefetched messages would take most of the
         // memory budget; 16 MiB keeps a single consumer well fed.
         .set("queued.max.messages.kbytes", "16384")
+        // With a small queue the fetcher often finds it full; librdkafka's default of
+        // waiting 1 s before it looks again starves the consumer.
+        .set("fetch.queue.backoff.ms", "10")
         .set("statistics.interval.ms", "15000");
     for (key, value) in kafka.librdkafka_options() {
         config.set(key, value);
