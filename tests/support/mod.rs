@@ -15,6 +15,7 @@
 pub mod espy;
 pub mod kafka;
 pub mod process;
+pub mod run;
 pub mod s3;
 pub mod tls;
 pub mod zeek_logs;
