@@ -1,12 +1,13 @@
 //! Which side of a Sysmon connection is Zeek's originator.
 //!
 //! Sysmon does not always put the initiator in `Source*` when `Initiated` is false (a DNS
-//! server's record `172.18.39.5:53 -> 172.18.39.100:55506`), and it logs multicast replies
-//! from the group address. This module only decides the order; it never changes a value.
+//! server's record `172.18.39.5:53 -> 172.18.39.100:55506`), and it logs received multicast
+//! and broadcast datagrams with the group or broadcast address as the source. This module only
+//! decides the order; it never changes a value.
 
 use std::net::IpAddr;
 
-use crate::event::{Connection, Endpoint};
+use crate::event::{Connection, Endpoint, Transport};
 
 /// The connection's ends in Zeek's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +21,9 @@ pub(crate) struct Oriented {
 /// 1. A multicast or broadcast source never originated anything: swap, unless the
 ///    destination is one too (then there is no better guess than Sysmon's order).
 /// 2. `Initiated` true: the source originated.
-/// 3. `Initiated` false: swap when the source port is a service port and the destination
+/// 3. `Initiated` false on UDP from a subnet's directed broadcast address to a host of that
+///    subnet (NetBIOS `172.18.38.255:137 -> 172.18.38.5:137`): swap, as for rule 1.
+/// 4. `Initiated` false: swap when the source port is a service port and the destination
 ///    port is not; otherwise (both or neither, NTP 123 to 123) keep Sysmon's order.
 pub(crate) fn orient(
     connection: &Connection<'_>,
@@ -45,6 +48,10 @@ pub(crate) fn orient(
     if connection.initiated {
         return keep;
     }
+    if connection.transport == Transport::Udp && is_directed_broadcast_to(source.ip, destination.ip)
+    {
+        return swap;
+    }
     if is_service_port(source.port) && !is_service_port(destination.port) {
         swap
     } else {
@@ -53,13 +60,31 @@ pub(crate) fn orient(
 }
 
 /// Multicast (IPv4 224.0.0.0/4, IPv6 ff00::/8) or the IPv4 limited broadcast. A subnet's
-/// directed broadcast (`192.168.1.255` on a /24) cannot be told from a host address without
-/// the subnet's mask, which Sysmon does not give; such a source keeps Sysmon's order.
+/// directed broadcast is not one of these: see [`is_directed_broadcast_to`].
 fn is_group_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast(),
         IpAddr::V6(v6) => v6.is_multicast(),
     }
+}
+
+/// Whether `source` is the directed broadcast address of a subnet of /24 or larger that also
+/// holds `destination`: its last octet is 255 and every bit after the prefix it shares with
+/// `destination` is one (`172.18.38.255` to `172.18.38.5`, `172.18.255.255` to
+/// `172.18.39.5`).
+///
+/// Sysmon gives no subnet mask, so this is a guess from the addresses alone. It is only asked
+/// for UDP records with `Initiated` false, where Sysmon writes the local socket's address as
+/// the source: that address ending in .255 is a received broadcast, unless the host itself is
+/// numbered .255 in a network larger than a /24; then the peer sent the datagram to the
+/// host, and the peer is the originator all the same.
+fn is_directed_broadcast_to(source: IpAddr, destination: IpAddr) -> bool {
+    let (IpAddr::V4(source), IpAddr::V4(destination)) = (source, destination) else {
+        return false;
+    };
+    let (source, destination) = (source.to_bits(), destination.to_bits());
+    let host_bits = 32 - (source ^ destination).leading_zeros();
+    source != destination && source.trailing_ones() >= host_bits.max(8)
 }
 
 /// Well-known service ports at or above 1024 that Windows endpoints serve or answer from,
@@ -94,7 +119,7 @@ mod tests {
     use super::*;
     use crate::event::Transport;
 
-    fn connection(initiated: bool) -> Connection<'static> {
+    fn connection(initiated: bool, transport: Transport) -> Connection<'static> {
         let unused = Endpoint {
             ip: "0.0.0.0".parse().unwrap(),
             port: 0,
@@ -102,7 +127,7 @@ mod tests {
         Connection {
             source: unused,
             destination: unused,
-            transport: Transport::Udp,
+            transport,
             initiated,
             port_name: None,
         }
@@ -117,7 +142,21 @@ mod tests {
     }
 
     fn orig(initiated: bool, source: &str, destination: &str) -> Endpoint {
-        orient(&connection(initiated), at(source), at(destination)).orig
+        orient(
+            &connection(initiated, Transport::Udp),
+            at(source),
+            at(destination),
+        )
+        .orig
+    }
+
+    fn tcp_orig(initiated: bool, source: &str, destination: &str) -> Endpoint {
+        orient(
+            &connection(initiated, Transport::Tcp),
+            at(source),
+            at(destination),
+        )
+        .orig
     }
 
     #[test]
@@ -188,6 +227,56 @@ mod tests {
         assert_eq!(
             orig(false, "224.0.0.251:5353", "239.255.255.250:1900"),
             at("224.0.0.251:5353")
+        );
+    }
+
+    #[test]
+    fn a_received_directed_broadcast_is_never_the_originator() {
+        // NetBIOS name and datagram service broadcasts as Sysmon logs them on the receiver.
+        assert_eq!(
+            orig(false, "172.18.38.255:137", "172.18.38.5:137"),
+            at("172.18.38.5:137")
+        );
+        assert_eq!(
+            orig(false, "172.18.255.255:138", "172.18.39.105:138"),
+            at("172.18.39.105:138")
+        );
+        assert_eq!(
+            orig(false, "10.0.1.255:137", "10.0.0.200:137"),
+            at("10.0.0.200:137")
+        );
+        // The sender's own record keeps its order.
+        assert_eq!(
+            orig(true, "172.18.38.5:137", "172.18.38.255:137"),
+            at("172.18.38.5:137")
+        );
+    }
+
+    #[test]
+    fn addresses_that_cannot_be_a_broadcast_to_the_peer_keep_the_port_rule() {
+        // Not all ones after the shared prefix: 10.0.1.255 is no broadcast address of a
+        // network that holds 10.0.2.7.
+        assert_eq!(
+            orig(false, "10.0.1.255:50000", "10.0.2.7:50001"),
+            at("10.0.1.255:50000")
+        );
+        // Fewer than 8 host bits of ones: the top of a /30 or /25 is a host elsewhere.
+        assert_eq!(
+            orig(false, "10.0.0.7:50000", "10.0.0.5:50001"),
+            at("10.0.0.7:50000")
+        );
+        assert_eq!(
+            orig(false, "10.0.0.127:50000", "10.0.0.5:50001"),
+            at("10.0.0.127:50000")
+        );
+        // Broadcast is UDP only.
+        assert_eq!(
+            tcp_orig(false, "172.18.38.255:50000", "172.18.38.5:50001"),
+            at("172.18.38.255:50000")
+        );
+        assert_eq!(
+            orig(false, "172.18.38.255:137", "172.18.38.255:137"),
+            at("172.18.38.255:137")
         );
     }
 
