@@ -150,9 +150,11 @@ pub fn consumer(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", &kafka.assignment_strategy)
-        // librdkafka's default of 64 MiB of prefetched messages would take most of the
-        // memory budget; 16 MiB keeps a single consumer well fed.
-        .set("queued.max.messages.kbytes", "16384")
+        // Prefetched messages, per partition: librdkafka's default (64 MiB) times the
+        // partitions a replica may own would be most of its memory, and a compressed batch
+        // stays decompressed in memory until its last message is processed. 1 MiB per
+        // partition measured within 3% of 4 MiB's throughput at less than half the RSS.
+        .set("queued.max.messages.kbytes", "1024")
         // With a small queue the fetcher often finds it full; librdkafka's default of
         // waiting 1 s before it looks again starves the consumer.
         .set("fetch.queue.backoff.ms", "10")
