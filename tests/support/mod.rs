@@ -8,13 +8,18 @@
 //! that needs a service never skips silently. Every service runs in its own
 //! temp dir, logs there, and is killed on drop; a panicking test prints the
 //! tail of each service's log.
+//!
+//! Beside the services: `convert` runs `espy convert` into a temp tree, `zeek_logs` reads
+//! trees back, and `rita_rules` checks a tree against RITA v5's import rules.
 
 // Each test binary uses only some helpers.
 #![allow(dead_code, unused_imports)]
 
+pub mod convert;
 pub mod espy;
 pub mod kafka;
 pub mod process;
+pub mod rita_rules;
 pub mod run;
 pub mod s3;
 pub mod tls;
