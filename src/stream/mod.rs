@@ -219,6 +219,19 @@ enum Outcome {
     },
 }
 
+/// How closing a partition's segment ended, which decides what may happen next there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closed {
+    /// Written and committed, or no segment was open.
+    Committed,
+    /// Written but not committed; the next segment's commit covers it.
+    Uncommitted,
+    /// Not written; the partition was sought back to the segment's first offset.
+    Rewound,
+    /// A conflicting object stopped the partition for good.
+    Stopped,
+}
+
 /// One assigned partition and its open segment.
 struct Partition {
     topic: String,
@@ -295,8 +308,14 @@ impl Processor {
                 .segment
                 .as_ref()
                 .is_some_and(|segment| segment.passed_by(time, limits))
+            && matches!(
+                self.close(consumer, index, CloseCause::EventTime),
+                Closed::Rewound | Closed::Stopped
+            )
         {
-            self.close(consumer, index, CloseCause::EventTime);
+            // This message comes again after the rewind, or never after a stop: opening a
+            // segment at it would seek past the rewound segment, or commit past the stop.
+            return;
         }
 
         let partition = &mut self.partitions[index];
@@ -380,17 +399,16 @@ impl Processor {
         }
     }
 
-    /// Writes the partition's open segment and commits after it; returns false if the
-    /// segment could not be made durable and committed.
+    /// Writes the partition's open segment and commits after it.
     fn close(
         &mut self,
         consumer: &BaseConsumer<EspyContext>,
         index: usize,
         cause: CloseCause,
-    ) -> bool {
+    ) -> Closed {
         let partition = &mut self.partitions[index];
         let Some(segment) = partition.segment.take() else {
-            return true;
+            return Closed::Committed;
         };
         let first_offset = segment.first_offset();
         match self.writer.write_and_commit(
@@ -401,7 +419,7 @@ impl Processor {
             cause,
             &mut self.dead_letters,
         ) {
-            Ok(()) => true,
+            Ok(()) => Closed::Committed,
             Err(err) if err.is_permanent() => {
                 tracing::error!(topic = %partition.topic, partition = partition.partition, error = %err,
                     "partition stopped: a human must resolve this before it can continue");
@@ -411,14 +429,14 @@ impl Processor {
                 if let Err(err) = consumer.pause(&list) {
                     tracing::warn!(error = %err, "cannot pause stopped partition");
                 }
-                false
+                Closed::Stopped
             }
             Err(err) if err.objects_durable() => {
                 // The next segment's commit covers this one; until then a new owner would
                 // replay it and rewrite identical objects.
                 tracing::warn!(topic = %partition.topic, partition = partition.partition, error = %err,
                     "segment written but not committed");
-                false
+                Closed::Uncommitted
             }
             Err(err) => {
                 // Going on would let the next commit pass rows that are not durable: read
@@ -426,7 +444,7 @@ impl Processor {
                 tracing::warn!(topic = %partition.topic, partition = partition.partition, error = %err,
                     first_offset, "segment not written; reading it again");
                 rewind(consumer, partition, first_offset);
-                false
+                Closed::Rewound
             }
         }
     }
@@ -455,7 +473,7 @@ impl Processor {
         // Every segment gets its attempt, whatever became of the ones before it.
         let mut complete = true;
         for index in 0..self.partitions.len() {
-            complete &= self.close(consumer, index, cause);
+            complete &= self.close(consumer, index, cause) == Closed::Committed;
         }
         complete
     }
