@@ -5,11 +5,10 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use serde_json::Value;
-use support::convert::{convert, corpus_files, non_empty_lines};
+use support::convert::{convert, corpus_files, dns_events, non_empty_lines};
 use support::zeek_logs::{objects, rows};
 
 /// What a plain reading of one document says it is: `Some(3)` or `Some(22)` for a Sysmon
@@ -30,22 +29,6 @@ fn network_event_id(document: &Value) -> Option<u64> {
         .or_else(|| winlog?.get("event_id"))?;
     let id = id.as_u64().or_else(|| id.as_str()?.parse().ok())?;
     [3, 22].contains(&id).then_some(id)
-}
-
-/// DNS events in the tree: rows of one event share a uid and differ in `id.orig_h`, so an
-/// event is a uid's rows divided by its distinct client addresses (identical events, which
-/// the corpus may hold twice, share both).
-fn dns_events(dns_rows: &[&support::zeek_logs::Row]) -> u64 {
-    let mut by_uid: BTreeMap<&str, (u64, BTreeSet<&str>)> = BTreeMap::new();
-    for row in dns_rows {
-        let entry = by_uid.entry(&row.fields["uid"]).or_default();
-        entry.0 += 1;
-        entry.1.insert(&row.fields["id.orig_h"]);
-    }
-    by_uid
-        .values()
-        .map(|(rows, clients)| rows / clients.len() as u64)
-        .sum()
 }
 
 #[test]

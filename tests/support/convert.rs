@@ -1,7 +1,7 @@
 //! Runs the real `espy convert` binary on files into a temp Zeek tree and reads back the
 //! summary it prints, for tests that compare the summary, the tree and the input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -139,4 +139,20 @@ pub fn non_empty_lines(path: &Path) -> Vec<Vec<u8>> {
         .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
         .map(<[u8]>::to_vec)
         .collect()
+}
+
+/// DNS events in the tree: rows of one event share a uid and differ in `id.orig_h`, so an
+/// event is a uid's rows divided by its distinct client addresses (identical events, which
+/// the corpus may hold twice, share both).
+pub fn dns_events(dns_rows: &[&super::zeek_logs::Row]) -> u64 {
+    let mut by_uid: BTreeMap<&str, (u64, BTreeSet<&str>)> = BTreeMap::new();
+    for row in dns_rows {
+        let entry = by_uid.entry(&row.fields["uid"]).or_default();
+        entry.0 += 1;
+        entry.1.insert(&row.fields["id.orig_h"]);
+    }
+    by_uid
+        .values()
+        .map(|(rows, clients)| rows / clients.len() as u64)
+        .sum()
 }

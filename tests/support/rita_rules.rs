@@ -253,7 +253,11 @@ fn check_object(path: &Path, name: &str, violations: &mut Vec<String>) -> Object
         .unwrap_or_default();
     let types: Vec<&str> = directives.get("types").cloned().unwrap_or_default();
     if fields.len() != types.len() || fields.is_empty() {
-        violations.push(format!("{} fields and {} types", fields.len(), types.len()));
+        violations.push(format!(
+            "#fields has {} names and #types {} types",
+            fields.len(),
+            types.len()
+        ));
         return object;
     }
 
