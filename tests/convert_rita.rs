@@ -116,6 +116,9 @@ fn rita_reads_the_hour_from_the_first_letters_dot_hour_in_the_name() {
     assert_eq!(rita_hour("2019-12-05/conn.log.gz"), None);
 }
 
+/// A change to an object's text.
+type Edit = Box<dyn FnOnce(String) -> String>;
+
 /// A copy of one object of `source` under `root`, its text changed by `edit`, named `name`.
 fn broken_copy(source: &Path, root: &Path, name: &str, edit: impl FnOnce(String) -> String) {
     let mut text = String::new();
@@ -151,7 +154,7 @@ fn the_reader_refuses_what_rita_would_not_import() {
     let other_hour = name.replace("04:00:00-05:00:00", "05:00:00-06:00:00");
     let dir = tempfile::tempdir().expect("temp dir");
 
-    let cases: [(&str, String, Box<dyn FnOnce(String) -> String>); 7] = [
+    let cases: [(&str, String, Edit); 7] = [
         // One type fewer than fields.
         (
             "#types",
