@@ -39,7 +39,8 @@ pub const CONSUMER_LAG: &str = "espy_consumer_lag_messages";
 pub const ASSIGNED_PARTITIONS: &str = "espy_assigned_partitions";
 /// Rebalance events, by kind (`assign`, `revoke`).
 pub const REBALANCES: &str = "espy_rebalances_total";
-/// Object store errors, by operation (`put`, `get`, `conflict`).
+/// Object store errors, by operation (`put`, `get`, `conflict`, `timeout` when the store
+/// did not answer within `output.write_timeout_secs`).
 pub const STORE_ERRORS: &str = "espy_store_errors_total";
 /// Kafka errors, by kind (`consume`, `commit`, `produce`, `client`).
 pub const BROKER_ERRORS: &str = "espy_broker_errors_total";

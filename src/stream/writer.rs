@@ -95,8 +95,11 @@ impl SegmentWriter {
         first_offset: i64,
     ) -> Result<Option<i64>, WriteError> {
         let path = marker_path(topic, partition, first_offset);
-        let Some(bytes) = self.block_on_within_timeout(self.persist(|| self.store.get(&path)))?
-        else {
+        let read = self.block_on_within_timeout(self.persist(|| self.store.get(&path)));
+        if matches!(read, Err(WriteError::TimedOut { .. })) {
+            self.store_timed_out();
+        }
+        let Some(bytes) = read? else {
             return Ok(None);
         };
         match serde_json::from_slice::<Marker>(&bytes) {
@@ -126,6 +129,14 @@ impl SegmentWriter {
             let answered = tokio::time::timeout(timeout, store.check()).await;
             health.set_store_reachable(matches!(answered, Ok(Ok(()))));
         });
+    }
+
+    /// Reports a store wait that outlasted the write timeout as a store error and the store
+    /// as unreachable: object_store retries an unanswered request by itself for longer than
+    /// a short write timeout, so without this the outage would show in neither.
+    fn store_timed_out(&self) {
+        metrics::counter!(metrics::STORE_ERRORS, "operation" => "timeout").increment(1);
+        self.health.set_store_reachable(false);
     }
 
     /// Runs store work on the runtime, failing with [`WriteError::TimedOut`] after the
@@ -169,6 +180,9 @@ impl SegmentWriter {
             .into_buckets()
             .finish(&writer_name(topic, partition, first_offset));
         let object_count = objects.len();
+        // Whether the store's part was done when the timeout struck, which leaves only the
+        // dead letters (the broker) to blame.
+        let stored = std::cell::Cell::new(false);
         let durable = async {
             self.persist(|| self.store.put_overwrite(&marker_path, marker_bytes.clone()))
                 .await?;
@@ -183,10 +197,15 @@ impl SegmentWriter {
                 Ok::<(), WriteError>(())
             });
             futures::future::try_join_all(writes).await?;
+            stored.set(true);
             dead_letters.confirm(&self.give_up).await?;
             Ok::<(), WriteError>(())
         };
-        self.block_on_within_timeout(durable)?;
+        let outcome = self.block_on_within_timeout(durable);
+        if matches!(outcome, Err(WriteError::TimedOut { .. })) && !stored.get() {
+            self.store_timed_out();
+        }
+        outcome?;
         metrics::histogram!(metrics::FLUSH_SECONDS).record(started.elapsed().as_secs_f64());
 
         let committed = Instant::now();
