@@ -1,24 +1,49 @@
-//! Throughput of the conversion path on real corpus documents, per core: parse only (the
-//! baseline), parse and format, parse, format and gzip level 6 (what `run` and `convert`
-//! do per event), and the skip path for documents that are not Sysmon network events.
+//! Throughput of the conversion path per core, on the real corpus: for Sysmon event 3
+//! documents, (a) parse only (`input::decode`, the baseline), (b) parse and format the row,
+//! (c) the whole convert path without I/O (parse, format, and gzip level 6 through
+//! `HourBuckets`, objects finished); and (d) the skip path on documents that are not Sysmon
+//! network events.
 //!
-//! `cargo bench --bench convert` prints events/s; MB/s follows from the input sizes
-//! printed first.
+//! `cargo bench --bench convert` prints documents/s and input MiB/s for each.
 
 use std::hint::black_box;
 use std::path::Path;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use espy::buckets::HourBuckets;
 use espy::event::Detail;
 use espy::input::{Decoded, decode};
-use espy::zeek::{FormatSettings, Formatter, Hour, LogType, ObjectBuilder};
+use espy::zeek::{FormatSettings, Formatter, Hour, LogType};
 
-fn corpus_lines(names: &[&str]) -> Vec<Vec<u8>> {
+/// 2025-01-01T00:00:00Z, after every corpus document, so that no time is out of range.
+const REFERENCE: i64 = 1_735_689_600_000_000;
+
+/// The lines of every corpus file whose name `keep` accepts, in name order.
+fn corpus_lines(keep: impl Fn(&str) -> bool) -> Vec<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus");
-    names
+    let mut paths = Vec::new();
+    for folder in std::fs::read_dir(&root).expect("corpus") {
+        let folder = folder.expect("folder").path();
+        if !folder.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(folder).expect("corpus folder") {
+            let path = file.expect("file").path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.ends_with(".ndjson") && keep(name) {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    paths
         .iter()
-        .flat_map(|name| {
-            let text = std::fs::read(root.join(name)).expect("corpus file");
+        .flat_map(|path| {
+            let text = std::fs::read(path).expect("corpus file");
             text.split(|b| *b == b'\n')
                 .filter(|l| !l.is_empty())
                 .map(<[u8]>::to_vec)
@@ -27,82 +52,86 @@ fn corpus_lines(names: &[&str]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
-/// Sysmon event 3 documents of both real shapes in the corpus.
+/// Every Sysmon event 3 document of the corpus (Winlogbeat 6 and NXLog).
 fn connection_documents() -> Vec<Vec<u8>> {
-    let reference = now();
-    let all = corpus_lines(&[
-        "nxlog/otrf_nxlog_metasploit_sharpdump_lsass_memory_dump_sysmon_net.ndjson",
-        "nxlog/otrf_nxlog_metasploit_outflank-dumpert_lsass_memory_dump_sysmon_net.ndjson",
-        "winlogbeat6/otrf_wlb6_empire_scm_dll_hijack_ikeext_sysmon_net.ndjson",
-        "winlogbeat6/otrf_wlb6_empire_mimikatz_opth_sysmon_net.ndjson",
-    ]);
-    all.into_iter()
-        .filter(|d| matches!(decode(d, reference), Decoded::Event(e) if matches!(e.detail, Detail::Connection(_))))
+    corpus_lines(|name| name.contains("_sysmon_net"))
+        .into_iter()
+        .filter(|d| {
+            matches!(decode(d, REFERENCE),
+                Decoded::Event(e) if matches!(e.detail, Detail::Connection(_)))
+        })
         .collect()
 }
 
+/// Every document of the corpus that is not a Sysmon network event: other Windows events,
+/// other Sysmon events, and Security firewall-platform events.
 fn negative_documents() -> Vec<Vec<u8>> {
-    corpus_lines(&[
-        "nxlog/otrf_nxlog_negatives.ndjson",
-        "winlogbeat6/otrf_wlb6_negatives.ndjson",
-        "nxlog/otrf_nxlog_security_wfp_5156_etc.ndjson",
-        "winlogbeat6/otrf_wlb6_security_wfp_5156_etc.ndjson",
-    ])
+    let documents = corpus_lines(|name| !name.contains("_sysmon_net"));
+    assert!(
+        documents
+            .iter()
+            .all(|d| matches!(decode(d, REFERENCE), Decoded::Skipped(_))),
+        "a negative document is not skipped"
+    );
+    documents
 }
 
-fn report_sizes(name: &str, documents: &[Vec<u8>]) {
+/// A group reporting documents/s and input bytes/s.
+fn group<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    documents: &[Vec<u8>],
+) -> BenchmarkGroup<'c, WallTime> {
     let bytes: usize = documents.iter().map(Vec::len).sum();
     eprintln!(
         "{name}: {} documents, {:.0} bytes on average",
         documents.len(),
         bytes as f64 / documents.len() as f64
     );
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::ElementsAndBytes {
+        elements: documents.len() as u64,
+        bytes: bytes as u64,
+    });
+    group
 }
 
 fn connections(c: &mut Criterion) {
     let documents = connection_documents();
-    report_sizes("sysmon 3", &documents);
     let formatter = Formatter::new(FormatSettings::default()).expect("settings");
-    let reference = now();
-    let mut group = c.benchmark_group("sysmon3");
-    group.throughput(Throughput::Elements(documents.len() as u64));
+    let mut group = group(c, "sysmon3", &documents);
 
-    group.bench_function("parse", |b| {
+    group.bench_function("a_parse", |b| {
         b.iter(|| {
             for document in &documents {
-                black_box(decode(document, reference));
+                black_box(decode(document, REFERENCE));
             }
         })
     });
-    group.bench_function("parse_format", |b| {
-        let mut rows = Vec::with_capacity(1 << 20);
-        b.iter(|| {
-            rows.clear();
-            for document in &documents {
-                if let Decoded::Event(event) = decode(document, reference) {
-                    formatter.append_rows(&event, &mut rows);
-                }
-            }
-            black_box(rows.len())
-        })
-    });
-    group.bench_function("parse_format_gzip", |b| {
+    group.bench_function("b_parse_format", |b| {
         let mut rows = Vec::with_capacity(4096);
         b.iter(|| {
-            let mut object = ObjectBuilder::new(LogType::Conn, Hour(0));
             for document in &documents {
-                if let Decoded::Event(event) = decode(document, reference) {
+                if let Decoded::Event(event) = decode(document, REFERENCE) {
                     rows.clear();
-                    let count = formatter.append_rows(&event, &mut rows);
-                    object.append(&rows);
-                    black_box(count);
+                    formatter.append_rows(&event, &mut rows);
+                    black_box(&rows);
                 }
             }
-            black_box(object.finish().len())
+        })
+    });
+    group.bench_function("c_parse_format_gzip6_buckets", |b| {
+        let mut rows = Vec::with_capacity(4096);
+        b.iter(|| {
+            let mut buckets = HourBuckets::default();
+            for document in &documents {
+                if let Decoded::Event(event) = decode(document, REFERENCE) {
+                    rows.clear();
+                    let count = formatter.append_rows(&event, &mut rows);
+                    buckets.append(LogType::of(&event), Hour::of(event.time), &rows, count);
+                }
+            }
+            black_box(buckets.finish("bench"))
         })
     });
     group.finish();
@@ -110,14 +139,11 @@ fn connections(c: &mut Criterion) {
 
 fn skips(c: &mut Criterion) {
     let documents = negative_documents();
-    report_sizes("negatives", &documents);
-    let reference = now();
-    let mut group = c.benchmark_group("negatives");
-    group.throughput(Throughput::Elements(documents.len() as u64));
-    group.bench_function("skip", |b| {
+    let mut group = group(c, "negatives", &documents);
+    group.bench_function("d_skip", |b| {
         b.iter(|| {
             for document in &documents {
-                black_box(decode(document, reference));
+                black_box(decode(document, REFERENCE));
             }
         })
     });
