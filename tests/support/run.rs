@@ -14,7 +14,7 @@ use super::espy::Espy;
 use super::kafka::Broker;
 use super::process::wait_until;
 use super::s3::S3Server;
-use super::zeek_logs::{Row, expected_keys, keys, rows};
+use super::zeek_logs::{Row, expected_keys, keys, object_rows, objects, rows};
 
 /// One row's identity: (log type, uid, orig address).
 pub type Key = (String, String, String);
@@ -158,13 +158,36 @@ pub fn expected_of(messages: &[Produced]) -> Vec<Key> {
     expected_keys(&payloads)
 }
 
+/// The rows of a growing Zeek tree, reading each object once: objects are written whole
+/// and never change, so polling a large tree stays cheap beside espy.
+#[derive(Default)]
+pub struct RowWatcher {
+    seen: BTreeMap<std::path::PathBuf, Vec<Key>>,
+}
+
+impl RowWatcher {
+    /// The sorted keys of every row under `root` now.
+    pub fn keys(&mut self, root: &Path) -> Vec<Key> {
+        for path in objects(root) {
+            if !self.seen.contains_key(&path) {
+                let object_keys = keys(&object_rows(root, &path));
+                self.seen.insert(path, object_keys);
+            }
+        }
+        let mut all: Vec<Key> = self.seen.values().flatten().cloned().collect();
+        all.sort();
+        all
+    }
+}
+
 /// Waits until the rows under `root` are at least as many as `expected`, then asserts they
 /// are exactly `expected`; every replica must keep running meanwhile.
 pub fn wait_for_rows(replicas: &mut [&mut Espy], root: &Path, expected: &[Key], limit: Duration) {
     let mut actual = Vec::new();
+    let mut watcher = RowWatcher::default();
     let complete = wait_until(limit, || {
         replicas.iter_mut().for_each(|espy| espy.assert_running());
-        actual = keys(&rows(root));
+        actual = watcher.keys(root);
         actual.len() >= expected.len()
     });
     let logs: Vec<String> = replicas.iter().map(|espy| espy.log()).collect();

@@ -64,34 +64,40 @@ pub fn read_object(path: &Path) -> String {
 
 /// Every data row under `root`.
 pub fn rows(root: &Path) -> Vec<Row> {
+    objects(root)
+        .iter()
+        .flat_map(|path| object_rows(root, path))
+        .collect()
+}
+
+/// The data rows of the object at `path`, named by its path below `root`.
+pub fn object_rows(root: &Path, path: &Path) -> Vec<Row> {
+    let object = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned();
+    let text = read_object(path);
     let mut rows = Vec::new();
-    for path in objects(root) {
-        let object = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .into_owned();
-        let text = read_object(&path);
-        let mut names: Vec<String> = Vec::new();
-        let mut log = String::new();
-        for line in text.lines() {
-            if let Some(fields) = line.strip_prefix("#fields\t") {
-                names = fields.split('\t').map(str::to_string).collect();
-            } else if let Some(path) = line.strip_prefix("#path\t") {
-                log = path.to_string();
-            } else if !line.starts_with('#') {
-                let fields = names
-                    .iter()
-                    .cloned()
-                    .zip(line.split('\t').map(str::to_string))
-                    .collect();
-                rows.push(Row {
-                    object: object.clone(),
-                    log: log.clone(),
-                    fields,
-                    line: line.to_string(),
-                });
-            }
+    let mut names: Vec<String> = Vec::new();
+    let mut log = String::new();
+    for line in text.lines() {
+        if let Some(fields) = line.strip_prefix("#fields\t") {
+            names = fields.split('\t').map(str::to_string).collect();
+        } else if let Some(path) = line.strip_prefix("#path\t") {
+            log = path.to_string();
+        } else if !line.starts_with('#') {
+            let fields = names
+                .iter()
+                .cloned()
+                .zip(line.split('\t').map(str::to_string))
+                .collect();
+            rows.push(Row {
+                object: object.clone(),
+                log: log.clone(),
+                fields,
+                line: line.to_string(),
+            });
         }
     }
     rows
