@@ -11,6 +11,9 @@ use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use support::espy::Espy;
+use support::run::{
+    RunConfig, assert_multiset_eq, expected_of, keyed_by_agent, rows_by_object, writer_of,
+};
 use support::zeek_logs::{corpus, expected_keys, keys, rows};
 use support::{Broker, S3Server, wait_until};
 
@@ -292,4 +295,58 @@ fn run_and_convert_make_the_same_records_from_the_same_dataset() {
             converted[hour].len()
         );
     }
+}
+
+#[test]
+fn two_topics_are_both_converted_and_each_object_names_its_topic() {
+    // Winlogbeat hosts on one topic, NXLog hosts on another, as two sites might ship.
+    let winlogbeat = corpus("winlogbeat6/otrf_wlb6_empire_invoke_runas_sysmon_net.ndjson");
+    let nxlog = corpus("nxlog/otrf_nxlog_purplesharp_ad_playbook_I_sysmon_net.ndjson");
+    let broker = Broker::start();
+    broker.create_topic("winlogbeat", 2);
+    broker.create_topic("nxlog.hq", 1);
+    broker.create_topic("sites-dlq", 1);
+    let from_winlogbeat =
+        support::run::produce(&broker, "winlogbeat", &keyed_by_agent(&winlogbeat, 8));
+    let from_nxlog = support::run::produce(&broker, "nxlog.hq", &keyed_by_agent(&nxlog, 8));
+    let out = tempfile::tempdir().expect("output dir");
+    let config = RunConfig {
+        topics: vec!["winlogbeat".into(), "nxlog.hq".into()],
+        group: "espy-sites".into(),
+        dead_letter_topic: "sites-dlq".into(),
+        ..RunConfig::new("winlogbeat", out.path())
+    };
+
+    let mut espy = Espy::start(&config.render(&broker));
+    let all: Vec<_> = from_winlogbeat.iter().chain(&from_nxlog).cloned().collect();
+    support::run::wait_for_rows(
+        &mut [&mut espy],
+        out.path(),
+        &expected_of(&all),
+        Duration::from_secs(120),
+    );
+    assert!(
+        espy.terminate().success(),
+        "espy did not stop cleanly:\n{}",
+        espy.log()
+    );
+
+    // Each object's writer part names the topic its rows came from.
+    let mut by_topic = std::collections::BTreeMap::<String, Vec<_>>::new();
+    for (object, object_rows) in rows_by_object(out.path()) {
+        let (topic, _, _) = writer_of(&object)
+            .unwrap_or_else(|| panic!("{object}: writer part is not <topic>.pNNNN.oNNNNNNNNNNNN"));
+        by_topic
+            .entry(topic)
+            .or_default()
+            .extend(object_rows.iter().map(support::zeek_logs::Row::key));
+    }
+    by_topic.values_mut().for_each(|keys| keys.sort());
+    assert_eq!(
+        by_topic.keys().collect::<Vec<_>>(),
+        ["nxlog.hq", "winlogbeat"],
+        "objects name other topics"
+    );
+    assert_multiset_eq(&by_topic["winlogbeat"], &expected_of(&from_winlogbeat));
+    assert_multiset_eq(&by_topic["nxlog.hq"], &expected_of(&from_nxlog));
 }
