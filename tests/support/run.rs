@@ -169,10 +169,9 @@ impl RowWatcher {
     /// The sorted keys of every row under `root` now.
     pub fn keys(&mut self, root: &Path) -> Vec<Key> {
         for path in objects(root) {
-            if !self.seen.contains_key(&path) {
-                let object_keys = keys(&object_rows(root, &path));
-                self.seen.insert(path, object_keys);
-            }
+            self.seen
+                .entry(path)
+                .or_insert_with_key(|path| keys(&object_rows(root, path)));
         }
         let mut all: Vec<Key> = self.seen.values().flatten().cloned().collect();
         all.sort();
