@@ -222,11 +222,15 @@ impl SegmentWriter {
             "segment written and committed"
         );
 
-        // Nothing replays from first_offset once next_offset is committed; a marker left
-        // behind by a failed delete is harmless.
-        if let Err(err) = self.runtime.block_on(self.store.delete(&marker_path)) {
-            tracing::warn!(error = %err, "cannot delete marker");
-        }
+        // Nothing replays from first_offset once next_offset is committed, so a marker left
+        // behind by a failed delete is harmless, and the consuming thread need not wait for
+        // the delete (object_store retries a failing store for minutes).
+        let store = self.store.clone();
+        self.runtime.spawn(async move {
+            if let Err(err) = store.delete(&marker_path).await {
+                tracing::warn!(error = %err, "cannot delete marker");
+            }
+        });
         Ok(())
     }
 
