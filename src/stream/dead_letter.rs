@@ -4,6 +4,7 @@
 //! Delivery is at least once: a partition's offset is committed only after every letter
 //! sent so far is acknowledged, and a failed delivery is sent again.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -80,7 +81,7 @@ pub struct DeadLetters {
     producer: FutureProducer,
     topic: String,
     /// Letters sent and their delivery, `None` where the producer queue refused them.
-    pending: Vec<(DeadLetter, Option<DeliveryFuture>)>,
+    pending: VecDeque<(DeadLetter, Option<DeliveryFuture>)>,
 }
 
 impl DeadLetters {
@@ -88,7 +89,7 @@ impl DeadLetters {
         DeadLetters {
             producer,
             topic,
-            pending: Vec::new(),
+            pending: VecDeque::new(),
         }
     }
 
@@ -102,44 +103,55 @@ impl DeadLetters {
     pub fn send(&mut self, letter: DeadLetter) {
         metrics::counter!(metrics::DEAD_LETTERS, "reason" => letter.reason.as_str()).increment(1);
         match self.producer.send_result(letter.record(&self.topic)) {
-            Ok(delivery) => self.pending.push((letter, Some(delivery))),
+            Ok(delivery) => self.pending.push_back((letter, Some(delivery))),
             Err((err, _)) => {
                 tracing::warn!(error = %err, "dead-letter queue full; sending at next commit");
-                self.pending.push((letter, None));
+                self.pending.push_back((letter, None));
             }
         }
     }
 
     /// Waits until every letter sent so far is acknowledged, sending failed ones again
     /// with backoff until they are delivered or `give_up` is cancelled.
+    ///
+    /// A letter leaves `pending` only once it is acknowledged, so that a confirmation cut
+    /// short (the write timeout drops this future; `give_up` ends it) leaves every letter
+    /// not yet acknowledged, of any partition, for the next commit to wait for. Forgetting
+    /// them would let that commit pass a reject that is in neither the output nor the
+    /// dead-letter topic.
     pub async fn confirm(&mut self, give_up: &CancellationToken) -> Result<(), DeadLetterError> {
-        for (letter, delivery) in std::mem::take(&mut self.pending) {
-            if let Some(delivery) = delivery
-                && matches!(delivery.await, Ok(Ok(_)))
-            {
-                continue;
+        while let Some((letter, delivery)) = self.pending.front_mut() {
+            // Awaited in place: an interrupted wait resumes at the next confirmation.
+            let delivered = match delivery {
+                Some(delivery) => matches!(delivery.await, Ok(Ok(_))),
+                None => false,
+            };
+            if !delivered {
+                *delivery = None;
+                let letter = &*letter;
+                let deliver = || async {
+                    self.producer
+                        .send(letter.record(&self.topic), Duration::from_secs(30))
+                        .await
+                        .map(|_| ())
+                        .map_err(|(err, _)| err)
+                };
+                let retried = deliver.retry(backoff()).notify(|err, wait| {
+                    metrics::counter!(metrics::BROKER_ERRORS, "kind" => "produce").increment(1);
+                    tracing::warn!(error = %err, retry_in = ?wait, "dead letter not delivered");
+                });
+                let outcome = tokio::select! {
+                    outcome = retried => outcome,
+                    _ = give_up.cancelled() => Err(KafkaError::Canceled),
+                };
+                outcome.map_err(|source| DeadLetterError {
+                    topic: letter.source_topic.clone(),
+                    partition: letter.source_partition,
+                    offset: letter.source_offset,
+                    source,
+                })?;
             }
-            let deliver = || async {
-                self.producer
-                    .send(letter.record(&self.topic), Duration::from_secs(30))
-                    .await
-                    .map(|_| ())
-                    .map_err(|(err, _)| err)
-            };
-            let retried = deliver.retry(backoff()).notify(|err, wait| {
-                metrics::counter!(metrics::BROKER_ERRORS, "kind" => "produce").increment(1);
-                tracing::warn!(error = %err, retry_in = ?wait, "dead letter not delivered");
-            });
-            let outcome = tokio::select! {
-                outcome = retried => outcome,
-                _ = give_up.cancelled() => Err(KafkaError::Canceled),
-            };
-            outcome.map_err(|source| DeadLetterError {
-                topic: letter.source_topic.clone(),
-                partition: letter.source_partition,
-                offset: letter.source_offset,
-                source,
-            })?;
+            self.pending.pop_front();
         }
         Ok(())
     }
@@ -153,4 +165,64 @@ pub fn backoff() -> ExponentialBuilder {
         .with_max_delay(Duration::from_secs(30))
         .with_jitter()
         .without_max_times()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::KafkaConfig;
+
+    /// A producer whose deliveries all fail quickly: nothing listens on port 1.
+    fn unreachable_letters() -> DeadLetters {
+        let kafka = KafkaConfig {
+            brokers: "127.0.0.1:1".into(),
+            options: BTreeMap::from([("message.timeout.ms".to_string(), "100".to_string())]),
+            ..KafkaConfig::default()
+        };
+        let producer = super::super::consumer::dead_letter_producer(&kafka).expect("producer");
+        DeadLetters::new(producer, "espy-dead-letter".into())
+    }
+
+    fn letter(partition: i32, offset: i64) -> DeadLetter {
+        DeadLetter {
+            key: None,
+            payload: b"{\"SourceName\":\"Microsoft-Windows-Sysmon\"".to_vec(),
+            reason: RejectReason::NotJson,
+            detail: "EOF while parsing an object".into(),
+            source_topic: "winlogbeat".into(),
+            source_partition: partition,
+            source_offset: offset,
+        }
+    }
+
+    #[tokio::test]
+    async fn letters_stay_pending_when_the_write_timeout_cuts_a_confirmation_short() {
+        let mut letters = unreachable_letters();
+        // Letters of two partitions: the next commit of either must wait for all of them.
+        letters.send(letter(0, 10));
+        letters.send(letter(1, 20));
+        letters.send(letter(1, 21));
+
+        let never = CancellationToken::new();
+        let cut = tokio::time::timeout(Duration::from_millis(1500), letters.confirm(&never)).await;
+
+        assert!(cut.is_err(), "an undeliverable letter was confirmed");
+        assert_eq!(letters.pending(), 3, "letters were forgotten unconfirmed");
+    }
+
+    #[tokio::test]
+    async fn letters_after_the_one_that_gave_up_stay_pending() {
+        let mut letters = unreachable_letters();
+        letters.send(letter(0, 10));
+        letters.send(letter(1, 20));
+
+        let give_up = CancellationToken::new();
+        give_up.cancel();
+        let outcome = letters.confirm(&give_up).await;
+
+        assert!(outcome.is_err(), "an undeliverable letter was confirmed");
+        assert_eq!(letters.pending(), 2, "letters were forgotten unconfirmed");
+    }
 }
