@@ -450,9 +450,21 @@ impl Processor {
     }
 
     /// Closes segments past the age limit and refreshes the buffer gauges.
+    ///
+    /// Closing stops once the tick has spent the write timeout; the other expired segments
+    /// wait for the next tick, after a poll. Segments opened together after an assignment
+    /// expire together, and in a store outage each close takes the whole write timeout:
+    /// back to back they would keep the thread from polling past `max.poll.interval.ms`,
+    /// and the group would give the partitions to another replica while this one still
+    /// writes their segments under the same names, cut elsewhere.
     fn tick(&mut self, consumer: &BaseConsumer<EspyContext>) {
         let max_age = Duration::from_secs(self.config.segment.max_age_secs);
+        let budget = Duration::from_secs(self.config.output.write_timeout_secs);
+        let started = Instant::now();
         for index in 0..self.partitions.len() {
+            if started.elapsed() >= budget {
+                break;
+            }
             if self.partitions[index]
                 .segment
                 .as_ref()
@@ -476,5 +488,103 @@ impl Processor {
             complete &= self.close(consumer, index, cause) == Closed::Committed;
         }
         complete
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{OutputConfig, S3Config, SegmentConfig};
+    use crate::zeek::FormatSettings;
+
+    const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+    /// A processor whose store never answers (nothing listens on port 1) and whose consumer
+    /// has no broker, holding an open, expired segment on each of `partitions` partitions.
+    fn processor_in_store_outage(
+        runtime: &tokio::runtime::Runtime,
+        partitions: i32,
+    ) -> (Processor, BaseConsumer<EspyContext>) {
+        let mut config = Config::default();
+        config.kafka.brokers = "127.0.0.1:1".into();
+        config.output = OutputConfig {
+            root: "s3://espy/zeek".into(),
+            write_timeout_secs: WRITE_TIMEOUT.as_secs(),
+            s3: S3Config {
+                endpoint: Some("http://127.0.0.1:1".into()),
+                region: Some("test".into()),
+                access_key_id: Some("key".into()),
+                secret_access_key: Some("secret".into()),
+                allow_http: true,
+            },
+            ..OutputConfig::default()
+        };
+        config.segment = SegmentConfig {
+            max_age_secs: 0,
+            ..SegmentConfig::default()
+        };
+        let health = Arc::new(Health::default());
+        let consumer = consumer::consumer(&config.kafka, health.clone()).expect("consumer");
+        let dead_letters = DeadLetters::new(
+            consumer::dead_letter_producer(&config.kafka).expect("producer"),
+            config.kafka.dead_letter_topic.clone(),
+        );
+        let writer = SegmentWriter::new(
+            Store::open(&config.output).expect("store"),
+            WRITE_TIMEOUT,
+            runtime.handle().clone(),
+            health,
+            CancellationToken::new(),
+        );
+        let partitions = (0..partitions)
+            .map(|partition| {
+                let mut segment = Segment::open(100, None);
+                segment.add_message(100, 1_000);
+                Partition {
+                    topic: "winlogbeat".into(),
+                    partition,
+                    segment: Some(segment),
+                    stopped: false,
+                }
+            })
+            .collect();
+        let processor = Processor {
+            formatter: Formatter::new(FormatSettings::default()).expect("formatter"),
+            writer,
+            dead_letters,
+            partitions,
+            counters: OutcomeCounters::new(),
+            config,
+            rows: Vec::new(),
+        };
+        (processor, consumer)
+    }
+
+    #[test]
+    fn a_tick_in_a_store_outage_returns_to_polling_within_the_write_timeout() {
+        // Segments of many partitions expire in the same tick (they opened together after an
+        // assignment). One write timeout each, back to back, would keep the thread from
+        // polling for longer than max.poll.interval.ms: the group would move the partitions
+        // while this replica still writes them.
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let (mut processor, consumer) = processor_in_store_outage(&runtime, 4);
+
+        let started = Instant::now();
+        processor.tick(&consumer);
+        let spent = started.elapsed();
+
+        assert!(
+            spent < 2 * WRITE_TIMEOUT,
+            "one tick blocked the consuming thread for {spent:?}"
+        );
+        let still_open = processor
+            .partitions
+            .iter()
+            .filter(|p| p.segment.is_some())
+            .count();
+        assert_eq!(
+            still_open, 3,
+            "segments not tried yet must wait for the next tick"
+        );
     }
 }
