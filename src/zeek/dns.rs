@@ -4,7 +4,6 @@
 //! Sysmon records what the Windows DNS client asked and got, not the packets: the resolver,
 //! ports, transaction id, flags and TTLs are unknown and unset.
 
-use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
@@ -49,9 +48,13 @@ pub(crate) const COLUMNS: [(&str, &str); 30] = [
     ("pid", "count"),
 ];
 
-/// Above this many host addresses, duplicates are found with a hash set instead of by
-/// comparing each address with those before it.
-const LINEAR_DEDUP_LIMIT: usize = 32;
+/// The most host addresses an event gets rows for: the first ones in document order.
+/// Each row repeats the whole event (query, answers, process), so without a limit one
+/// document under the size limit listing tens of thousands of addresses would become
+/// gigabytes of rows and take the replica down, and every replica after it that reads the
+/// partition. Real hosts have a handful of addresses besides loopback and link-local; the
+/// rows of a host with more than this many name the query with its first ones only.
+const MAX_CLIENT_ADDRESSES: usize = 16;
 
 /// Appends the event's dns.log rows and returns how many.
 pub(crate) fn append_rows(common: &Common<'_>, query: &DnsQuery<'_>, out: &mut Vec<u8>) -> usize {
@@ -93,23 +96,18 @@ pub(crate) fn append_rows(common: &Common<'_>, query: &DnsQuery<'_>, out: &mut V
         } else {
             &[]
         };
-    let mut seen = HashSet::new();
-    for (i, &ip) in host_ips.iter().enumerate() {
+    let mut clients: Vec<IpAddr> = Vec::with_capacity(MAX_CLIENT_ADDRESSES);
+    for &ip in host_ips {
         let ip = value::canonical(ip);
-        if !is_usable_client(ip) {
+        // A document listing an address twice must not yield two identical rows.
+        if !is_usable_client(ip) || clients.contains(&ip) {
             continue;
         }
-        // A document listing an address twice must not yield two identical rows.
-        let repeated = if host_ips.len() <= LINEAR_DEDUP_LIMIT {
-            host_ips[..i]
-                .iter()
-                .any(|&earlier| value::canonical(earlier) == ip)
-        } else {
-            !seen.insert(ip)
-        };
-        if !repeated {
-            rows.write(common, query, out, ip);
+        if clients.len() == MAX_CLIENT_ADDRESSES {
+            break;
         }
+        clients.push(ip);
+        rows.write(common, query, out, ip);
     }
     if rows.count == 0 {
         // The query and its agent are worth more than a missing client address.

@@ -66,6 +66,27 @@ fn one_row_per_host_address_skipping_loopback_and_link_local_all_with_one_uid() 
 }
 
 #[test]
+fn a_host_listing_thousands_of_addresses_gets_rows_for_its_first_sixteen_only() {
+    // One document under the size limit must not become gigabytes of rows: each host
+    // address repeats the whole row, query name and process included.
+    let mut event = event(query(&"a".repeat(4096), Some(0), vec![]));
+    event.host_ips = std::iter::once(ip("127.0.0.1"))
+        .chain((1..=5000u32).map(|i| IpAddr::V4(std::net::Ipv4Addr::from_bits(0x0a00_0000 + i))))
+        .collect();
+    // A repeat of an address already written is not one of the sixteen.
+    event.host_ips.insert(3, ip("10.0.0.1"));
+
+    let rows = rows(&event);
+
+    let clients: Vec<&str> = rows
+        .iter()
+        .map(|row| row.split('\t').nth(2).unwrap())
+        .collect();
+    let first_sixteen: Vec<String> = (1..=16).map(|i| format!("10.0.0.{i}")).collect();
+    assert_eq!(clients, first_sixteen);
+}
+
+#[test]
 fn without_a_usable_host_address_there_is_one_row_from_0_0_0_0() {
     let mut event = event(query("wpad", Some(9003), vec![]));
     let expected = row(
