@@ -481,10 +481,27 @@ impl Processor {
     }
 
     /// Closes every open segment; returns whether all were written and committed.
+    ///
+    /// A segment replayed up to an earlier attempt's marker that has not reached the marked
+    /// offset is left to the next owner, which replays it to the marker: written shorter,
+    /// its objects would hold fewer rows under the names the earlier attempt may already
+    /// have written, a conflict that stops the partition or, without create-only, rows that
+    /// the next segment writes again.
     fn close_all(&mut self, consumer: &BaseConsumer<EspyContext>, cause: CloseCause) -> bool {
         // Every segment gets its attempt, whatever became of the ones before it.
         let mut complete = true;
         for index in 0..self.partitions.len() {
+            let partition = &mut self.partitions[index];
+            if partition
+                .segment
+                .as_ref()
+                .is_some_and(Segment::short_of_marker)
+            {
+                tracing::info!(topic = %partition.topic, partition = partition.partition,
+                    "leaving a segment short of its marked offset to the next owner");
+                partition.segment = None;
+                continue;
+            }
             complete &= self.close(consumer, index, cause) == Closed::Committed;
         }
         complete
@@ -498,26 +515,22 @@ mod tests {
     use crate::zeek::FormatSettings;
 
     const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+    /// 2019-12-05 04:27:40 UTC.
+    const TIME: Micros = 1_575_520_060_000_000;
 
-    /// A processor whose store never answers (nothing listens on port 1) and whose consumer
-    /// has no broker, holding an open, expired segment on each of `partitions` partitions.
-    fn processor_in_store_outage(
+    /// A processor writing to `output`, with a consumer that has no broker (nothing listens
+    /// on port 1) and `segments` open on partitions 0, 1, ... of `winlogbeat`. Segments
+    /// expire at once.
+    fn processor(
         runtime: &tokio::runtime::Runtime,
-        partitions: i32,
+        output: OutputConfig,
+        segments: Vec<Segment>,
     ) -> (Processor, BaseConsumer<EspyContext>) {
         let mut config = Config::default();
         config.kafka.brokers = "127.0.0.1:1".into();
         config.output = OutputConfig {
-            root: "s3://espy/zeek".into(),
             write_timeout_secs: WRITE_TIMEOUT.as_secs(),
-            s3: S3Config {
-                endpoint: Some("http://127.0.0.1:1".into()),
-                region: Some("test".into()),
-                access_key_id: Some("key".into()),
-                secret_access_key: Some("secret".into()),
-                allow_http: true,
-            },
-            ..OutputConfig::default()
+            ..output
         };
         config.segment = SegmentConfig {
             max_age_secs: 0,
@@ -536,16 +549,14 @@ mod tests {
             health,
             CancellationToken::new(),
         );
-        let partitions = (0..partitions)
-            .map(|partition| {
-                let mut segment = Segment::open(100, None);
-                segment.add_message(100, 1_000);
-                Partition {
-                    topic: "winlogbeat".into(),
-                    partition,
-                    segment: Some(segment),
-                    stopped: false,
-                }
+        let partitions = segments
+            .into_iter()
+            .zip(0..)
+            .map(|(segment, partition)| Partition {
+                topic: "winlogbeat".into(),
+                partition,
+                segment: Some(segment),
+                stopped: false,
             })
             .collect();
         let processor = Processor {
@@ -560,6 +571,58 @@ mod tests {
         (processor, consumer)
     }
 
+    /// A store that never answers: nothing listens on port 1.
+    fn unreachable_store() -> OutputConfig {
+        OutputConfig {
+            root: "s3://espy/zeek".into(),
+            s3: S3Config {
+                endpoint: Some("http://127.0.0.1:1".into()),
+                region: Some("test".into()),
+                access_key_id: Some("key".into()),
+                secret_access_key: Some("secret".into()),
+                allow_http: true,
+            },
+            ..OutputConfig::default()
+        }
+    }
+
+    fn folder(root: &std::path::Path) -> OutputConfig {
+        OutputConfig {
+            root: root.to_string_lossy().into_owned(),
+            ..OutputConfig::default()
+        }
+    }
+
+    /// A segment from `first` to `last` with one conn row per message, an hour apart.
+    fn segment(first: i64, last: i64, marked_last_offset: Option<i64>) -> Segment {
+        let mut segment = Segment::open(first, marked_last_offset);
+        for offset in first..=last {
+            let time = TIME + (offset - first) * 3_600_000_000;
+            segment.add_rows(LogType::Conn, time, b"row\n", 1, &SegmentConfig::default());
+            segment.add_message(offset, 1_000);
+        }
+        segment
+    }
+
+    /// Every file under `root`, relative, sorted.
+    fn files(root: &std::path::Path) -> Vec<String> {
+        fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, root, out);
+                } else {
+                    let relative = path.strip_prefix(root).expect("below root");
+                    out.push(relative.to_string_lossy().into_owned());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(root, root, &mut out);
+        out.sort();
+        out
+    }
+
     #[test]
     fn a_tick_in_a_store_outage_returns_to_polling_within_the_write_timeout() {
         // Segments of many partitions expire in the same tick (they opened together after an
@@ -567,7 +630,8 @@ mod tests {
         // polling for longer than max.poll.interval.ms: the group would move the partitions
         // while this replica still writes them.
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let (mut processor, consumer) = processor_in_store_outage(&runtime, 4);
+        let segments = (0..4).map(|_| segment(100, 100, None)).collect();
+        let (mut processor, consumer) = processor(&runtime, unreachable_store(), segments);
 
         let started = Instant::now();
         processor.tick(&consumer);
@@ -586,5 +650,30 @@ mod tests {
             still_open, 3,
             "segments not tried yet must wait for the next tick"
         );
+    }
+
+    #[test]
+    fn shutdown_leaves_a_replayed_segment_short_of_its_marker_to_the_next_owner() {
+        // An earlier attempt cut the segment at offset 103 and may have written some of its
+        // objects before it died. Written at shutdown up to offset 101, the same object names
+        // would hold fewer rows: a conflict that stops the partition, or, without
+        // create-only, rows of 102 and 103 that the next segment writes again.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let marker = dir.path().join(marker::marker_path("winlogbeat", 0, 100));
+        std::fs::create_dir_all(marker.parent().expect("folder")).expect("marker folder");
+        let earlier = br#"{"partition":0,"first_offset":100,"last_offset":103}"#;
+        std::fs::write(&marker, earlier).expect("marker");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let segments = vec![segment(100, 101, Some(103))];
+        let (mut processor, consumer) = processor(&runtime, folder(dir.path()), segments);
+
+        let complete = processor.close_all(&consumer, CloseCause::Shutdown);
+
+        assert!(complete, "leaving a segment to its replay is a clean stop");
+        assert_eq!(
+            files(dir.path()),
+            ["_espy/markers/winlogbeat/p0000/o000000000100.json"]
+        );
+        assert_eq!(std::fs::read(&marker).expect("marker"), earlier);
     }
 }

@@ -149,6 +149,14 @@ impl Segment {
         }
     }
 
+    /// Whether an earlier attempt's marker fixes this segment's end at an offset not yet
+    /// reached. Such a segment cannot be written now: the earlier attempt may have written
+    /// some of its objects, with the rows up to the marked offset.
+    pub fn short_of_marker(&self) -> bool {
+        self.marked_last_offset
+            .is_some_and(|last| self.last_offset < last)
+    }
+
     /// Whether the wall-clock age limit has passed. A marked segment waits for its
     /// marked offset instead.
     pub fn expired(&self, max_age: Duration) -> bool {
