@@ -117,7 +117,10 @@ pub struct OutputConfig {
     pub root: String,
     /// Write objects only if absent; an existing identical object counts as written, a
     /// different one stops the partition. Switch off for stores that ignore
-    /// `If-None-Match` (Garage), where identical rewrites are still harmless.
+    /// `If-None-Match` (Garage), where identical rewrites are still harmless. Segment
+    /// markers are written create-only too, so that the first marker of a segment fixes its
+    /// end for every replica writing it (one that lost the partition mid-write, and the new
+    /// owner); without create-only nothing guards against that race.
     pub create_only: bool,
     /// Seconds to retry one segment's writes during a store outage before reading the
     /// segment again from Kafka; keep it well below librdkafka's `max.poll.interval.ms`

@@ -180,18 +180,6 @@ impl Store {
         }
     }
 
-    /// Writes a small bookkeeping object, replacing any earlier version.
-    pub async fn put_overwrite(&self, path: &str, bytes: Bytes) -> Result<(), StoreError> {
-        self.inner
-            .put(&Path::from(path), PutPayload::from(bytes))
-            .await
-            .map(|_| ())
-            .map_err(|source| StoreError::Put {
-                path: path.to_string(),
-                source,
-            })
-    }
-
     /// Reads an object, `None` if it does not exist.
     pub async fn get(&self, path: &str) -> Result<Option<Bytes>, StoreError> {
         let get_error = |source| StoreError::Get {

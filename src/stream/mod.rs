@@ -528,6 +528,13 @@ mod tests {
     ) -> (Processor, BaseConsumer<EspyContext>) {
         let mut config = Config::default();
         config.kafka.brokers = "127.0.0.1:1".into();
+        // Without a coordinator a commit waits for one for a session timeout: keep it short.
+        config.kafka.options = [
+            ("session.timeout.ms", "1000"),
+            ("heartbeat.interval.ms", "100"),
+        ]
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .into();
         config.output = OutputConfig {
             write_timeout_secs: WRITE_TIMEOUT.as_secs(),
             ..output
@@ -675,5 +682,52 @@ mod tests {
             ["_espy/markers/winlogbeat/p0000/o000000000100.json"]
         );
         assert_eq!(std::fs::read(&marker).expect("marker"), earlier);
+    }
+
+    #[test]
+    fn a_segment_whose_marker_another_attempt_wrote_with_another_end_is_read_again() {
+        // Another replica (one that lost its partition while it wrote) cut the segment that
+        // starts at offset 100 at offset 103, and may be writing its objects. Writing this
+        // attempt's cut under the same names would mix the two; reading the segment again
+        // follows the marker that was there first.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let marker = dir.path().join(marker::marker_path("winlogbeat", 0, 100));
+        std::fs::create_dir_all(marker.parent().expect("folder")).expect("marker folder");
+        let first = br#"{"partition":0,"first_offset":100,"last_offset":103}"#;
+        std::fs::write(&marker, first).expect("marker");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let segments = vec![segment(100, 101, None)];
+        let (mut processor, consumer) = processor(&runtime, folder(dir.path()), segments);
+
+        let closed = processor.close(&consumer, 0, CloseCause::Age);
+
+        assert_eq!(closed, Closed::Rewound);
+        assert_eq!(
+            files(dir.path()),
+            ["_espy/markers/winlogbeat/p0000/o000000000100.json"]
+        );
+        assert_eq!(std::fs::read(&marker).expect("marker"), first);
+    }
+
+    #[test]
+    fn a_marker_that_does_not_describe_its_segment_is_removed_and_not_followed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let marker = dir.path().join(marker::marker_path("winlogbeat", 0, 100));
+        std::fs::create_dir_all(marker.parent().expect("folder")).expect("marker folder");
+        std::fs::write(
+            &marker,
+            br#"{"partition":7,"first_offset":100,"last_offset":103}"#,
+        )
+        .expect("marker");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let (processor, _consumer) = processor(&runtime, folder(dir.path()), vec![]);
+
+        let marked = processor.writer.marked_last_offset("winlogbeat", 0, 100);
+
+        assert!(matches!(marked, Ok(None)), "{marked:?}");
+        assert!(
+            !marker.exists(),
+            "the stray marker would block this attempt's own"
+        );
     }
 }

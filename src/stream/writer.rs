@@ -41,6 +41,8 @@ pub enum WriteError {
     GaveUp,
     #[error("the segment was not durable after {seconds} s of retries")]
     TimedOut { seconds: u64 },
+    #[error("marker {path} records another end for this segment, written by another attempt")]
+    MarkerTaken { path: String },
 }
 
 impl WriteError {
@@ -114,7 +116,9 @@ impl SegmentWriter {
                 Ok(Some(marker.last_offset))
             }
             Ok(_) | Err(_) => {
-                tracing::warn!(topic, partition, %path, "ignoring a marker that does not describe this segment");
+                // Removed, so that this attempt can write its own marker create-only.
+                tracing::warn!(topic, partition, %path, "removing a marker that does not describe this segment");
+                self.block_on_within_timeout(self.persist(|| self.store.delete(&path)))?;
                 Ok(None)
             }
         }
@@ -184,8 +188,21 @@ impl SegmentWriter {
         // dead letters (the broker) to blame.
         let stored = std::cell::Cell::new(false);
         let durable = async {
-            self.persist(|| self.store.put_overwrite(&marker_path, marker_bytes.clone()))
-                .await?;
+            // Create-only where the store supports it: the first marker of a segment fixes its
+            // end for every writer. A replica that lost its partition while it wrote (session
+            // lost, poll interval exceeded) and the partition's new owner may both be cutting
+            // the segment; the one whose marker comes second reads the segment again and
+            // follows the first, so that both write the same objects. Replays of one's own
+            // attempts write an identical marker, which counts as written.
+            match self
+                .persist(|| self.store.put_object(&marker_path, marker_bytes.clone()))
+                .await
+            {
+                Err(WriteError::Store(StoreError::Conflict { path })) => {
+                    return Err(WriteError::MarkerTaken { path });
+                }
+                other => other?,
+            };
             let writes = objects.into_iter().map(|object| async move {
                 let bytes = Bytes::from(object.bytes);
                 let written = self.persist(|| self.store.put_object(&object.path, bytes.clone())).await?;
