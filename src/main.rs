@@ -84,18 +84,34 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     })
 }
 
-/// Prints the effective configuration as TOML, with secrets replaced.
+/// Prints the effective configuration as TOML, with secrets replaced. Pass-through options
+/// are printed under librdkafka's own names, since that is how they take effect.
 fn print_config(mut config: Config) -> anyhow::Result<()> {
-    for (key, value) in config.kafka.options.iter_mut() {
-        if key.contains("password") || key.contains("secret") || key.contains("key.pem") {
-            *value = "<hidden>".into();
-        }
-    }
+    config.kafka.options = config
+        .kafka
+        .librdkafka_options()
+        .map(|(name, value)| {
+            let shown = if is_secret_option(&name) {
+                "<hidden>"
+            } else {
+                value
+            };
+            (name, shown.to_string())
+        })
+        .collect();
     if config.output.s3.secret_access_key.is_some() {
         config.output.s3.secret_access_key = Some("<hidden>".into());
     }
     print!("{}", toml::to_string_pretty(&config)?);
     Ok(())
+}
+
+/// librdkafka options that hold secrets: passwords, client secrets, private keys, and the
+/// OAUTHBEARER configuration string, which can embed a token.
+fn is_secret_option(name: &str) -> bool {
+    ["password", "secret", "key.pem", "oauthbearer.config"]
+        .iter()
+        .any(|part| name.contains(part))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
