@@ -50,7 +50,9 @@ pub struct KafkaConfig {
     pub connect_timeout_secs: u64,
     /// librdkafka options passed through unchanged to the consumer and the dead-letter
     /// producer: TLS (`security.protocol`, `ssl.ca.location`), SASL (`sasl.mechanism`,
-    /// `sasl.username`, `sasl.password`), `client.id`, timeouts. They win over espy's own.
+    /// `sasl.username`, `sasl.password`), `client.id`, timeouts. They win over espy's own,
+    /// except that `enable.auto.commit` and `enable.auto.offset.store` are refused unless
+    /// `false`: espy commits offsets itself, after writing.
     /// Numbers and booleans are taken as their text, since librdkafka reads every value as
     /// a string and environment overrides (`ESPY_KAFKA__OPTIONS__LINGER_MS=5`) arrive typed.
     #[serde(deserialize_with = "librdkafka_values")]
@@ -230,10 +232,32 @@ impl Config {
         if let Some(path) = path {
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment
+        let config: Config = figment
             .merge(Env::prefixed("ESPY_").split("__"))
             .extract()
-            .map_err(|err| ConfigError(Box::new(err)))
+            .map_err(|err| ConfigError(Box::new(err)))?;
+        config.kafka.check_options()?;
+        Ok(config)
+    }
+}
+
+/// librdkafka options that espy's delivery rests on: together they would commit the offset
+/// of every message handed to espy, whether or not its rows are durable yet.
+const RESERVED_OPTIONS: [&str; 2] = ["enable.auto.commit", "enable.auto.offset.store"];
+
+impl KafkaConfig {
+    /// Refuses pass-through options that would let librdkafka commit offsets by itself;
+    /// `false`, espy's own value, is accepted.
+    fn check_options(&self) -> Result<(), ConfigError> {
+        for (key, value) in self.librdkafka_options() {
+            if RESERVED_OPTIONS.contains(&key.as_str()) && value != "false" {
+                return Err(ConfigError(Box::new(figment::Error::from(format!(
+                    "kafka.options: {key} = {value:?} is not allowed: espy commits offsets \
+                     itself, only after a segment's rows are durable"
+                )))));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -260,6 +284,26 @@ mod tests {
                 ("session.timeout.ms".to_string(), "6000"),
             ]
         );
+    }
+
+    #[test]
+    fn options_that_would_commit_offsets_of_rows_not_yet_durable_are_rejected() {
+        for (option, name) in [
+            ("\"enable.auto.commit\" = true", "enable.auto.commit"),
+            // As an environment variable spells it.
+            (
+                "enable_auto_offset_store = \"true\"",
+                "enable.auto.offset.store",
+            ),
+        ] {
+            let file = tempfile::NamedTempFile::new().expect("temp file");
+            std::fs::write(file.path(), format!("[kafka.options]\n{option}\n"))
+                .expect("write config");
+
+            let error = Config::load(Some(file.path())).expect_err("option accepted");
+
+            assert!(error.to_string().contains(name), "{error}");
+        }
     }
 
     #[test]
