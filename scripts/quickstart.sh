@@ -21,9 +21,9 @@ cleanup() {
 trap cleanup EXIT
 say() { printf '\n==> %s\n' "$*"; }
 
-say "installing build tools (cmake for zlib-ng, OpenSSL for TLS) and the tansu broker"
+say "installing build tools (a C toolchain for librdkafka, cmake for zlib-ng, OpenSSL for TLS) and the tansu broker"
 missing=()
-for pkg in cmake libssl-dev pkg-config python3-venv curl; do
+for pkg in build-essential cmake libssl-dev pkg-config python3-venv curl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -92,9 +92,11 @@ echo "($(find "$out" -name '*.log.gz' | wc -l) objects)"
 first_conn="$(find "$out" -name 'conn.*.log.gz' | sort | head -1)"
 first_dns="$(find "$out" -name 'dns.*.log.gz' | sort | head -1)"
 say "the first lines of $first_conn"
-zcat "$first_conn" | head -12 | cut -c1-220
+# Header lines whole; rows cut to the terminal's width.
+zcat "$first_conn" | head -8
+zcat "$first_conn" | grep -v '^#' | head -4 | cut -c1-"${COLUMNS:-160}"
 if [[ -n "$first_dns" ]]; then
     say "the first rows of $first_dns"
-    zcat "$first_dns" | grep -v '^#' | head -5 | cut -c1-220
+    zcat "$first_dns" | grep -v '^#' | head -5 | cut -c1-"${COLUMNS:-160}"
 fi
 say "done: point RITA at $out (rita import --logs $out ...)"

@@ -11,10 +11,11 @@ cd "$repo"
 log() { printf '[install] %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------
-# cmake: flate2's zlib-ng backend; libssl-dev + pkg-config: rdkafka's `ssl`;
+# build-essential: the C compiler and make that build librdkafka; cmake: flate2's
+# zlib-ng backend; libssl-dev + pkg-config: rdkafka's `ssl`;
 # socat + openssl: the TLS terminator in front of tansu; prometheus: promtool
 # and a real scraper; python3-venv: the test venv.
-apt_pkgs=(cmake libssl-dev pkg-config socat openssl prometheus python3-venv)
+apt_pkgs=(build-essential cmake libssl-dev pkg-config socat openssl prometheus python3-venv)
 missing=()
 for p in "${apt_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
