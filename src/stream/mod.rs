@@ -228,6 +228,9 @@ enum Closed {
     Uncommitted,
     /// Not written; the partition was sought back to the segment's first offset.
     Rewound,
+    /// Not written: librdkafka considers the assignment lost, and the partition's next
+    /// owner replays the segment from the committed offset.
+    Abandoned,
     /// A conflicting object stopped the partition for good.
     Stopped,
 }
@@ -310,11 +313,12 @@ impl Processor {
                 .is_some_and(|segment| segment.passed_by(time, limits))
             && matches!(
                 self.close(consumer, index, CloseCause::EventTime),
-                Closed::Rewound | Closed::Stopped
+                Closed::Rewound | Closed::Stopped | Closed::Abandoned
             )
         {
-            // This message comes again after the rewind, or never after a stop: opening a
-            // segment at it would seek past the rewound segment, or commit past the stop.
+            // This message comes again after the rewind or to the next owner, or never after
+            // a stop: opening a segment at it would seek past the rewound segment, or commit
+            // past the stop or the abandoned segment.
             return;
         }
 
@@ -411,6 +415,16 @@ impl Processor {
             return Closed::Committed;
         };
         let first_offset = segment.first_offset();
+        if consumer.assignment_lost() {
+            // librdkafka gave up the membership (session timed out, poll interval exceeded,
+            // typically while this thread waited on the store): the partition may already be
+            // another replica's, reading this segment from the committed offset and cutting
+            // it at its own end. The revoke that librdkafka queued removes the partition at
+            // the next poll; until then nothing more is written for it.
+            tracing::warn!(topic = %partition.topic, partition = partition.partition, first_offset,
+                "assignment lost; segment left to the partition's next owner");
+            return Closed::Abandoned;
+        }
         match self.writer.write_and_commit(
             consumer,
             &partition.topic,
