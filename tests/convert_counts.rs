@@ -193,3 +193,36 @@ fn rejected_documents_go_to_the_rejects_file_with_reason_detail_source_line_and_
     assert_eq!(tree.len(), 1);
     assert_eq!(tree[0].fields["id.orig_p"], "57638");
 }
+
+#[test]
+fn a_document_over_the_size_limit_is_rejected_as_oversize_as_run_dead_letters_it() {
+    let wlb6 = support::repo_path(
+        "tests/data/corpus/winlogbeat6/otrf_wlb6_empire_enable_rdp_sysmon_net.ndjson",
+    );
+    let good = edited(&wlb6, 1, |_| {});
+    // A real event 3 that `espy run` would dead-letter with its default 1 MiB limit.
+    let padded = edited(&wlb6, 1, |d| d["message"] = "x".repeat(1 << 20).into());
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("padded.ndjson");
+    std::fs::write(&input, format!("{good}\n{padded}\n")).expect("input file");
+
+    let conversion = convert(std::slice::from_ref(&input), &[]);
+
+    let summary = &conversion.summary;
+    assert_eq!(summary.documents, 2, "{}", conversion.stdout);
+    assert_eq!(summary.events.total, 1, "{}", conversion.stdout);
+    assert_eq!(
+        summary.rejected.part("oversize"),
+        1,
+        "{}",
+        conversion.stdout
+    );
+    let rejects = non_empty_lines(&conversion.root().join("rejects.ndjson"));
+    assert_eq!(rejects.len(), 1);
+    let reject: Value = serde_json::from_slice(&rejects[0]).expect("NDJSON");
+    assert_eq!(reject["reason"], "oversize");
+    assert_eq!(reject["line"], 2);
+    assert_eq!(reject["document"], padded.as_str());
+    assert_eq!(rows(&conversion.root()).len(), 1);
+}

@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::buckets::HourBuckets;
 use crate::config::OutputConfig;
 use crate::event::{Detail, Micros};
-use crate::input::{self, Decoded, Reject};
+use crate::input::{self, Decoded, Reject, RejectReason};
 use crate::store::Store;
 use crate::zeek::{FormatSettings, Formatter, LogType};
 
@@ -46,6 +46,11 @@ pub struct ConvertArgs {
     /// backfills (each batch gets the next sequence number in its object names).
     #[arg(long, default_value_t = 256 << 20)]
     pub batch_bytes: usize,
+    /// Documents over this many bytes are rejected as `oversize`, as `espy run` dead-letters
+    /// messages over `kafka.max_message_bytes` (the same default), so that both make the
+    /// same records from the same documents.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_document_bytes: usize,
 }
 
 /// What a conversion did, printed at the end.
@@ -122,7 +127,19 @@ pub fn run_conversion(args: &ConvertArgs) -> anyhow::Result<Summary> {
                 continue;
             }
             summary.documents += 1;
-            match input::decode(document, reference) {
+            let decoded = if document.len() > args.max_document_bytes {
+                Decoded::Rejected(Reject::new(
+                    RejectReason::Oversize,
+                    format!(
+                        "document of {} bytes is over the {}-byte limit",
+                        document.len(),
+                        args.max_document_bytes
+                    ),
+                ))
+            } else {
+                input::decode(document, reference)
+            };
+            match decoded {
                 Decoded::Event(event) => {
                     *summary.events.entry(event.shape.as_str()).or_default() += 1;
                     if let Detail::Dns(query) = &event.detail
