@@ -120,7 +120,7 @@ pub fn run(config: Config) -> Result<(), RunError> {
     while !stop.is_cancelled() {
         let polled = consumer.poll(Duration::from_millis(100));
         for change in consumer.context().take_changes() {
-            processor.apply(change);
+            processor.apply(&consumer, change);
         }
         match polled {
             Some(Ok(message)) => processor.process(&consumer, &message),
@@ -258,11 +258,22 @@ struct Processor {
 }
 
 impl Processor {
-    fn apply(&mut self, change: AssignmentChange) {
+    fn apply(&mut self, consumer: &BaseConsumer<EspyContext>, change: AssignmentChange) {
         match change {
             AssignmentChange::Assigned(assigned) => {
                 metrics::counter!(metrics::REBALANCES, "kind" => "assign").increment(1);
                 tracing::info!(partitions = ?assigned, "partitions assigned");
+                // librdkafka keeps a partition paused through a revoke and a new assignment
+                // (librdkafka#1849): one stopped here by a conflict and assigned here again
+                // would never deliver, although a stopped partition continues wherever it is
+                // assigned next. Resuming a partition that is not paused changes nothing.
+                let mut list = rdkafka::TopicPartitionList::new();
+                for (topic, partition) in &assigned {
+                    list.add_partition(topic, *partition);
+                }
+                if let Err(err) = consumer.resume(&list) {
+                    tracing::warn!(error = %err, "cannot resume assigned partitions");
+                }
                 for (topic, partition) in assigned {
                     if self.position(&topic, partition).is_none() {
                         self.partitions.push(Partition {

@@ -113,6 +113,22 @@ impl Espy {
         self.wait()
     }
 
+    /// Stops espy with SIGSTOP for `pause`, then lets it go on with SIGCONT: every thread
+    /// stands still meanwhile, librdkafka's heartbeats included, as in a long GC-like stall
+    /// or a frozen node.
+    pub fn freeze(&mut self, pause: Duration) {
+        let signal = |name: &str| {
+            let status = Command::new("kill")
+                .args([name, &self.child.id().to_string()])
+                .status()
+                .expect("run kill");
+            assert!(status.success(), "kill {name} failed");
+        };
+        signal("-STOP");
+        std::thread::sleep(pause);
+        signal("-CONT");
+    }
+
     /// Kills espy with SIGKILL, as an OOM kill or a node loss would.
     pub fn kill(&mut self) {
         self.child.kill().expect("SIGKILL espy");
