@@ -755,4 +755,33 @@ mod tests {
             "the stray marker would block this attempt's own"
         );
     }
+
+    #[test]
+    fn a_commit_that_waited_out_an_absent_coordinator_is_not_tried_again_and_again() {
+        // Without a group coordinator librdkafka holds a commit for up to a session timeout
+        // before failing it. Four more such attempts would keep the consuming thread from
+        // polling for minutes, and a shutdown far past its grace period.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let segments = vec![segment(100, 101, None)];
+        let (mut processor, _) = processor(&runtime, folder(dir.path()), segments);
+        let mut kafka = processor.config.kafka.clone();
+        kafka.options = [
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "500"),
+        ]
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .into();
+        let consumer = consumer::consumer(&kafka, Arc::new(Health::default())).expect("consumer");
+
+        let started = Instant::now();
+        let closed = processor.close(&consumer, 0, CloseCause::Age);
+        let spent = started.elapsed();
+
+        assert_eq!(closed, Closed::Uncommitted);
+        assert!(
+            spent < Duration::from_secs(15),
+            "the commit held the thread for {spent:?}"
+        );
+    }
 }

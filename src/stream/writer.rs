@@ -23,6 +23,9 @@ use crate::health::Health;
 use crate::metrics;
 use crate::store::{Store, StoreError, Written};
 
+/// How long after its first attempt a failed commit is still tried again.
+const COMMIT_RETRY_WINDOW: Duration = Duration::from_secs(5);
+
 /// Why a segment was not committed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -267,12 +270,17 @@ impl SegmentWriter {
                 source,
             })?;
         // A commit that keeps failing means the group moved on (rebalance, session lost):
-        // the next owner replays the segment and rewrites identical objects.
+        // the next owner replays the segment and rewrites identical objects. Only quick
+        // failures are tried again: without a coordinator librdkafka holds each attempt for
+        // up to a session timeout, and four more of those would keep this thread from
+        // polling for minutes.
         let attempts = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(100))
             .with_max_times(4);
+        let started = Instant::now();
         (|| consumer.commit(&list, CommitMode::Sync))
             .retry(attempts)
+            .when(|_| started.elapsed() < COMMIT_RETRY_WINDOW)
             .notify(|err, _| {
                 metrics::counter!(metrics::BROKER_ERRORS, "kind" => "commit").increment(1);
                 tracing::warn!(topic, partition, offset, error = %err, "commit failed");
