@@ -487,15 +487,16 @@ impl Processor {
         let budget = Duration::from_secs(self.config.output.write_timeout_secs);
         let started = Instant::now();
         for index in 0..self.partitions.len() {
-            if started.elapsed() >= budget {
-                break;
-            }
             if self.partitions[index]
                 .segment
                 .as_ref()
                 .is_some_and(|segment| segment.expired(max_age))
             {
                 self.close(consumer, index, CloseCause::Age);
+                // Checked after a close, so that every tick closes at least one.
+                if started.elapsed() >= budget {
+                    break;
+                }
             }
         }
         let open = || self.partitions.iter().filter_map(|p| p.segment.as_ref());
