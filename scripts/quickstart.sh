@@ -4,6 +4,10 @@
 # (tansu, from PyPI), replays the events into a topic keyed like Winlogbeat, runs
 # `espy run` until every event is accounted for, shows the Zeek logs, and stops what it
 # started.
+#
+#   QUICKSTART_OUT=DIR        where the Zeek tree goes (default ./zeek-logs)
+#   QUICKSTART_KEEP_BROKER=1  leave the broker running on 127.0.0.1:29092 afterwards, with
+#                             the events in topic winlogbeat, to try the other commands
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,7 +19,8 @@ metrics_port=29464
 pids=()
 cleanup() {
     for pid in "${pids[@]-}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    # Only what was stopped: a broker left running on request is not waited for.
+    for pid in "${pids[@]-}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -40,8 +45,9 @@ espy="$repo/target/release/espy"
 
 say "starting a local broker on 127.0.0.1:$port"
 "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-    >"$work/tansu.log" 2>&1 &
-pids+=($!)
+    >/dev/null 2>&1 &
+broker_pid=$!
+[[ "${QUICKSTART_KEEP_BROKER:-}" == 1 ]] || pids+=($broker_pid)
 for _ in $(seq 100); do
     "$tansu" topic create winlogbeat --partitions 4 --broker "tcp://127.0.0.1:$port" >/dev/null 2>&1 && break
     sleep 0.2
@@ -87,16 +93,20 @@ kill -TERM "$espy_pid"
 wait "$espy_pid"
 
 say "Zeek logs under $out"
-find "$out" -name '*.log.gz' | sort | head -20
+find "$out" -name '*.log.gz' | sort | head -20 || true
 echo "($(find "$out" -name '*.log.gz' | wc -l) objects)"
 first_conn="$(find "$out" -name 'conn.*.log.gz' | sort | head -1)"
 first_dns="$(find "$out" -name 'dns.*.log.gz' | sort | head -1)"
 say "the first lines of $first_conn"
-# Header lines whole; rows cut to the terminal's width.
-zcat "$first_conn" | head -8
-zcat "$first_conn" | grep -v '^#' | head -4 | cut -c1-"${COLUMNS:-160}"
+# Header lines whole; rows cut to the terminal's width. `head` closing the pipe early is
+# the normal end of these displays, not a failure.
+zcat "$first_conn" | head -8 || true
+zcat "$first_conn" | grep -v '^#' | head -4 | cut -c1-"${COLUMNS:-160}" || true
 if [[ -n "$first_dns" ]]; then
     say "the first rows of $first_dns"
-    zcat "$first_dns" | grep -v '^#' | head -5 | cut -c1-"${COLUMNS:-160}"
+    zcat "$first_dns" | grep -v '^#' | head -5 | cut -c1-"${COLUMNS:-160}" || true
 fi
 say "done: point RITA at $out (rita import --logs $out ...)"
+if [[ "${QUICKSTART_KEEP_BROKER:-}" == 1 ]]; then
+    echo "the broker is still running on 127.0.0.1:$port (pid $broker_pid); stop it with: kill $broker_pid"
+fi

@@ -109,6 +109,8 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
         anyhow::bail!("the store folder {} does not exist", output.root);
     }
     let store = Store::open(&output)?;
+    // Created even when the range holds nothing, so a scheduled import finds its folder.
+    std::fs::create_dir_all(&args.to).with_context(|| format!("creating {}", args.to.display()))?;
     let started = Instant::now();
 
     let objects = select(&store, args.since, until).await?;
