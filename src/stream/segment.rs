@@ -107,7 +107,7 @@ impl Segment {
             return false;
         }
         self.oldest_on_time_hour
-            .is_some_and(|oldest| time >= oldest.end() + lateness(limits))
+            .is_some_and(|oldest| time >= oldest.end().saturating_add(lateness(limits)))
     }
 
     /// Adds a converted event's rows.
@@ -122,7 +122,7 @@ impl Segment {
         let hour = Hour::of(time);
         let late = self
             .newest_time
-            .is_some_and(|newest| hour.end() + lateness(limits) <= newest);
+            .is_some_and(|newest| hour.end().saturating_add(lateness(limits)) <= newest);
         if !late {
             self.oldest_on_time_hour = Some(self.oldest_on_time_hour.map_or(hour, |h| h.min(hour)));
         }
@@ -177,8 +177,11 @@ impl Segment {
     }
 }
 
+/// The allowed lateness in microseconds; an absurd setting means "never", not an overflow.
 fn lateness(limits: &SegmentConfig) -> Micros {
-    limits.allowed_lateness_secs as Micros * 1_000_000
+    Micros::try_from(limits.allowed_lateness_secs)
+        .unwrap_or(Micros::MAX)
+        .saturating_mul(1_000_000)
 }
 
 #[cfg(test)]
