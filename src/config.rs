@@ -220,10 +220,34 @@ impl Default for ShutdownConfig {
     }
 }
 
-/// A configuration that could not be loaded; the message names the file and key.
+/// A configuration that could not be loaded; the message names each problem's key and the
+/// file or environment it came from.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct ConfigError(#[from] Box<figment::Error>);
+#[error("invalid configuration: {}", describe(.0))]
+pub struct ConfigError(Box<figment::Error>);
+
+/// Every problem figment found, one after another, each with its key (without figment's
+/// profile name, which espy does not use) and where the value came from.
+fn describe(error: &figment::Error) -> String {
+    let problems: Vec<String> = (*error)
+        .clone()
+        .into_iter()
+        .map(|problem| {
+            let mut text = problem.kind.to_string();
+            if !problem.path.is_empty() {
+                text.push_str(&format!(" (key `{}`)", problem.path.join(".")));
+            }
+            if let Some(metadata) = &problem.metadata {
+                match &metadata.source {
+                    Some(source) => text.push_str(&format!(" in {} {source}", metadata.name)),
+                    None => text.push_str(&format!(" in {}", metadata.name)),
+                }
+            }
+            text
+        })
+        .collect();
+    problems.join("; ")
+}
 
 impl Config {
     /// Loads defaults, then `path` (if given), then `ESPY_*` environment overrides.
