@@ -7,7 +7,6 @@
 //! `cargo bench --bench convert` prints documents/s and input MiB/s for each.
 
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
@@ -16,41 +15,10 @@ use espy::event::Detail;
 use espy::input::{Decoded, decode};
 use espy::zeek::{FormatSettings, Formatter, Hour, LogType};
 
-/// 2025-01-01T00:00:00Z, after every corpus document, so that no time is out of range.
-const REFERENCE: i64 = 1_735_689_600_000_000;
+#[path = "corpus.rs"]
+mod corpus;
 
-/// The lines of every corpus file whose name `keep` accepts, in name order.
-fn corpus_lines(keep: impl Fn(&str) -> bool) -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus");
-    let mut paths = Vec::new();
-    for folder in std::fs::read_dir(&root).expect("corpus") {
-        let folder = folder.expect("folder").path();
-        if !folder.is_dir() {
-            continue;
-        }
-        for file in std::fs::read_dir(folder).expect("corpus folder") {
-            let path = file.expect("file").path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if name.ends_with(".ndjson") && keep(name) {
-                paths.push(path);
-            }
-        }
-    }
-    paths.sort();
-    paths
-        .iter()
-        .flat_map(|path| {
-            let text = std::fs::read(path).expect("corpus file");
-            text.split(|b| *b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(<[u8]>::to_vec)
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
+use corpus::{REFERENCE, corpus_lines};
 
 /// Every Sysmon event 3 document of the corpus (Winlogbeat 6 and NXLog).
 fn connection_documents() -> Vec<Vec<u8>> {

@@ -6,43 +6,19 @@
 //! `cargo bench --bench input` prints documents/s ("elem/s").
 
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use espy::event::Detail;
 use espy::input::{Decoded, decode};
 
-/// 2025-01-01T00:00:00Z, after every corpus document.
-const REFERENCE: i64 = 1_735_689_600_000_000;
+#[path = "corpus.rs"]
+mod corpus;
 
-fn corpus_lines(folder: &str, keep: impl Fn(&str) -> bool) -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(folder);
-    let mut paths: Vec<_> = std::fs::read_dir(&root)
-        .expect("corpus folder")
-        .filter_map(|entry| Some(entry.ok()?.path()))
-        .filter(|path| path.file_name().and_then(|n| n.to_str()).is_some_and(&keep))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .flat_map(|path| {
-            let text = std::fs::read(path).expect("corpus file");
-            text.split(|b| *b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(<[u8]>::to_vec)
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
+use corpus::{REFERENCE, corpus_lines};
 
 fn network(kind: u32) -> Vec<Vec<u8>> {
-    let mut all = corpus_lines("corpus/nxlog", |n| n.contains("_sysmon_net"));
-    all.extend(corpus_lines("corpus/winlogbeat6", |n| {
-        n.contains("_sysmon_net")
-    }));
-    all.into_iter()
+    corpus_lines(|name| name.contains("_sysmon_net"))
+        .into_iter()
         .filter(|d| match decode(d, REFERENCE) {
             Decoded::Event(event) => match event.detail {
                 Detail::Connection(_) => kind == 3,
@@ -54,11 +30,7 @@ fn network(kind: u32) -> Vec<Vec<u8>> {
 }
 
 fn negatives() -> Vec<Vec<u8>> {
-    let mut all = corpus_lines("corpus/nxlog", |n| !n.contains("_sysmon_net"));
-    all.extend(corpus_lines("corpus/winlogbeat6", |n| {
-        !n.contains("_sysmon_net")
-    }));
-    all
+    corpus_lines(|name| !name.contains("_sysmon_net"))
 }
 
 fn report(name: &str, documents: &[Vec<u8>]) {
