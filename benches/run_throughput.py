@@ -181,7 +181,8 @@ listen = "127.0.0.1:{metrics_port}"
             samples = metrics(metrics_port)
             seen = total(samples, "espy_events_total")
             now = time.monotonic()
-            cpu, peak = process_figures(run.pid)[0], max(peak, process_figures(run.pid)[1])
+            cpu, rss_peak = process_figures(run.pid)
+            peak = max(peak, rss_peak)
             if seen and first is None:
                 first = (now, seen, cpu)
             if seen >= produced:
